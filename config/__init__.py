@@ -1,0 +1,1 @@
+"""Settings, the instrument catalog and risk parameters. Imports nothing of ours."""

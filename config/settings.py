@@ -1,0 +1,51 @@
+"""Process settings, read from the environment (prefix ``VENUE_``) and optionally a TOML file.
+
+Every setting has an embedded default so the venue runs on a bare machine: no database URL means the
+SQLite journal under ``data_dir``; no Redis URL means the in-process bus.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from config.catalog import DEFAULT_CATALOG_PATH
+
+
+class VenueSettings(BaseSettings):
+    """All process-level settings. Environment variables win over the TOML file named by ``VENUE_CONFIG_FILE``."""
+
+    model_config = SettingsConfigDict(env_prefix="VENUE_", extra="forbid", frozen=True)
+
+    config_file: Path | None = Field(default=None, description="optional TOML file with these settings")
+    data_dir: Path = Field(default=Path("var"), description="where embedded stores keep their files")
+    catalog_path: Path = Field(default=DEFAULT_CATALOG_PATH, description="instrument catalog (TOML)")
+    catalog_as_of: str | None = Field(
+        default=None, description="ISO date the option ladder is generated from; today (UTC) when unset"
+    )
+    database_url: str | None = Field(default=None, description="PostgreSQL DSN; SQLite under data_dir if unset")
+    redis_url: str | None = Field(default=None, description="Redis URL; in-process bus if unset")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    gc_gen0_threshold: int = Field(
+        default=50_000, ge=700, description="gen-0 GC threshold; larger means fewer latency spikes"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        import os
+
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("VENUE_CONFIG_FILE")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)

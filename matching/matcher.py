@@ -1,0 +1,878 @@
+"""Order handling: validation, protections, pre-trade risk, matching, self-trade prevention, fills.
+
+Runs on the sequencer's thread only; every method appends events to ``out`` and never raises on bad
+input (a bad order becomes OrderRejected / CancelRejected with a ``Reason``).
+
+Ordering invariant: price-time priority. An incoming order trades against the best opposite level from
+its head (oldest) on, at the resting order's price, before any of it rests.
+
+Modify semantics: a replace keeps time priority only when the price is unchanged and the quantity goes
+down (it shrinks in place); otherwise the order leaves the book and re-enters as if new (same order
+id), and may trade.
+
+Self-trade prevention: checked per resting order met during matching, with the taker's mode (the
+order's own, else the account's). FOK orders are checked for full fillability first, counting only
+what can really trade under that mode.
+
+Market orders: an IOC limit at the mark (or, without a mark, the touch) +/- the instrument's
+protection; what cannot fill within it is cancelled. Stops are held in a StopBook and enter as market
+or limit orders when triggered; margin is checked at trigger time.
+
+Known limitation: a delisted or halted instrument keeps its resting orders until cancelled (halt) or
+cancels them (delist); expiry settlement of positions belongs to settlement/.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from matching.book import BookSide, Order, OrderBook
+from matching.circuit_breaker import CircuitBreaker
+from matching.commands import CancelOrder, MassCancel, NewOrder, ReplaceOrder
+from matching.events import (
+    BalanceChanged,
+    BookDelta,
+    CancelRejected,
+    InstrumentHalted,
+    MassCancelDone,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderReduced,
+    OrderRejected,
+    OrderReplaced,
+    OrderTriggered,
+    PositionChanged,
+    Trade,
+)
+from matching.instruments import PPM, Instrument
+from matching.ledger import Account, Ledger
+from matching.reasons import Reason, text
+from matching.risk_check import RiskCheck
+from matching.stops import StopBook
+from matching.types import BalanceReason, CancelRequest, MassCancelScope, OrderType, TimeInForce, TriggerBy
+
+GTC, IOC, FOK, GTD = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTD
+LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
+STOP_MARKET, STOP_LIMIT = OrderType.STOP_MARKET, OrderType.STOP_LIMIT
+TRADE_REASON = BalanceReason.TRADE
+FEE_REASON = BalanceReason.FEE_INCOME
+MASS_REASONS = {
+    MassCancelScope.REQUEST: Reason.MASS_CANCEL,
+    MassCancelScope.DISCONNECT: Reason.CANCEL_ON_DISCONNECT,
+    MassCancelScope.ADMIN: Reason.ADMIN_CANCEL,
+}
+
+
+class Market:
+    """Everything the matcher keeps per instrument."""
+
+    __slots__ = ("book", "breaker", "instrument", "stops")
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.book = OrderBook(instrument)
+        self.stops = StopBook()
+        self.breaker = CircuitBreaker(instrument.cb_move_ppm, instrument.cb_window_ns)
+
+
+class Matcher:
+    def __init__(self, ledger: Ledger, risk: RiskCheck, out: list[object]) -> None:
+        self.ledger = ledger
+        self.risk = risk
+        self.out = out
+        self.markets: dict[str, Market] = {}
+        self.orders: dict[int, Order] = {}  # every live order by id
+        self.expiries: list[tuple[int, int]] = []  # (expire_ns, order_id) of GTD orders, lazily cleaned
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.now = 0  # ns, the current command's stamp
+        self.priority = 0  # the current command's sequence number
+        self.venue_halted = False
+        self.cooloffs: set[int] = set()  # ids of instruments halted by a breaker until a cool-off ends
+        self._in_stops = False  # a stop cascade is being worked off; _execute must not start another
+
+    # -- new orders -----------------------------------------------------------------------------------
+
+    def new_order(self, cmd: NewOrder) -> None:
+        market = self.markets.get(cmd.symbol)
+        account = self.ledger.accounts.get(cmd.account)
+        reason = self._validate_new(cmd, market, account)
+        if reason:
+            self.out.append(OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
+            return
+        assert market is not None and account is not None
+        inst = market.instrument
+        qty = cmd.qty_lots
+        if cmd.reduce_only:
+            qty = min(qty, self._reduce_only_room(account, inst, cmd.side))
+            if qty <= 0:
+                reason = Reason.REDUCE_ONLY_WOULD_INCREASE
+                self.out.append(OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
+                return
+        order_type = cmd.order_type
+        order = Order(
+            0,
+            account,
+            cmd.client_order_id,
+            inst,
+            cmd.side,
+            cmd.price_ticks,
+            qty,
+            qty,
+            order_type,
+            cmd.tif,
+            cmd.expire_ns,
+            cmd.post_only,
+            cmd.reduce_only,
+            cmd.stop_price_ticks,
+            cmd.trigger_by or TriggerBy.MARK,
+            cmd.stp_mode or account.stp_mode,
+        )
+        order.priority = self.priority
+        if order_type == STOP_MARKET or order_type == STOP_LIMIT:
+            self._accept(order)
+            market.stops.add(order)
+            self._track_expiry(order)
+            return
+        self._execute(order, market, announce=True)
+
+    def _validate_new(self, cmd: NewOrder, market: Market | None, account: Account | None) -> int:
+        if market is None:
+            return Reason.UNKNOWN_INSTRUMENT
+        inst = market.instrument
+        if account is None:
+            return Reason.UNKNOWN_ACCOUNT
+        if not inst.active:
+            return Reason.INSTRUMENT_NOT_ACTIVE
+        if self.venue_halted:
+            return Reason.VENUE_HALTED
+        if inst.halted:
+            return Reason.INSTRUMENT_HALTED
+        if cmd.side != 1 and cmd.side != -1:
+            return Reason.INVALID_ORDER
+        qty = cmd.qty_lots
+        if qty <= 0:
+            return Reason.INVALID_QTY_LOT
+        if qty < inst.min_qty_lots:
+            return Reason.QTY_BELOW_MIN
+        if qty > inst.max_qty_lots:
+            return Reason.QTY_ABOVE_MAX
+        if cmd.client_order_id and cmd.client_order_id in account.client_ids:
+            return Reason.DUPLICATE_CLIENT_ORDER_ID
+        order_type, tif = cmd.order_type, cmd.tif
+        if tif != GTC and tif != IOC and tif != FOK and tif != GTD:
+            return Reason.INVALID_ORDER
+        if tif == GTD and cmd.expire_ns <= self.now:
+            return Reason.INVALID_EXPIRE_TIME
+        if cmd.post_only and (tif == IOC or tif == FOK or order_type != LIMIT):
+            return Reason.INVALID_ORDER
+        if order_type == LIMIT or order_type == STOP_LIMIT:
+            price = cmd.price_ticks
+            if price <= 0:
+                return Reason.INVALID_PRICE
+            if price * qty * inst.micro_per_tick_lot > inst.max_notional_micro:
+                return Reason.NOTIONAL_ABOVE_MAX
+            if order_type == LIMIT and not self._within_band(inst, cmd.side, price):
+                return Reason.PRICE_BAND
+        elif order_type == MARKET:
+            if tif == GTC or tif == GTD:
+                return Reason.INVALID_ORDER
+        elif order_type != STOP_MARKET:
+            return Reason.INVALID_ORDER
+        if order_type == STOP_MARKET or order_type == STOP_LIMIT:
+            return self._validate_stop(cmd, inst)
+        return 0
+
+    @staticmethod
+    def _validate_stop(cmd: NewOrder, inst: Instrument) -> int:
+        trigger_by = cmd.trigger_by or TriggerBy.MARK
+        if trigger_by != TriggerBy.MARK and trigger_by != TriggerBy.LAST:
+            return Reason.INVALID_ORDER
+        stop = cmd.stop_price_ticks
+        if stop <= 0:
+            return Reason.INVALID_STOP_PRICE
+        ref = inst.mark_ticks if trigger_by == TriggerBy.MARK else inst.last_trade_ticks
+        # a stop that would trigger at once is refused: the client meant a different order
+        if ref and ((cmd.side > 0 and stop <= ref) or (cmd.side < 0 and stop >= ref)):
+            return Reason.INVALID_STOP_PRICE
+        if cmd.tif == FOK:
+            return Reason.INVALID_ORDER
+        return 0
+
+    @staticmethod
+    def _within_band(inst: Instrument, side: int, price: int) -> bool:
+        """Fat-finger band: a buy may not be priced above mark + band, a sell not below mark - band."""
+        mark = inst.mark_ticks
+        if not mark:
+            return True
+        band = max(mark * inst.band_ppm // PPM, inst.band_floor_ticks)
+        return price <= mark + band if side > 0 else price >= mark - band
+
+    def _reduce_only_room(self, account: Account, inst: Instrument, side: int) -> int:
+        """Lots a reduce-only order on ``side`` may still take: the opposite position less resting reducers."""
+        pos = account.positions.get(inst.id)
+        qty = pos.qty if pos else 0
+        room = -qty * side
+        if room <= 0:
+            return 0
+        for order in account.reduce_only.get(inst.id, ()):
+            if order.side == side:
+                room -= order.leaves
+        return room
+
+    def _accept(self, order: Order) -> None:
+        order_id = self.next_order_id
+        self.next_order_id = order_id + 1
+        order.order_id = order_id
+        account = order.account
+        assert isinstance(account, Account)
+        account.orders[order_id] = order
+        if order.client_order_id:
+            account.client_ids[order.client_order_id] = order
+        self.orders[order_id] = order
+        self.out.append(
+            OrderAccepted(
+                order_id,
+                account.id,
+                order.client_order_id,
+                order.instrument.symbol,
+                order.side,
+                order.order_type,
+                order.tif,
+                order.price,
+                order.qty,
+                order.stop_price,
+                order.expire_ns,
+                order.post_only,
+                order.reduce_only,
+            )
+        )
+
+    def _track_expiry(self, order: Order) -> None:
+        if order.tif == GTD:
+            heapq.heappush(self.expiries, (order.expire_ns, order.order_id))
+
+    def _execute(self, order: Order, market: Market, announce: bool) -> None:
+        """Risk-check, accept (if ``announce``), match, then rest or cancel the remainder.
+
+        For a triggered stop (``announce`` False) a failed check cancels the order instead of rejecting.
+        """
+        inst = market.instrument
+        book = market.book
+        side = order.side
+        opposite = book.asks if side > 0 else book.bids
+        account = order.account
+        assert isinstance(account, Account)
+        is_market = order.order_type == MARKET or order.order_type == STOP_MARKET
+        if is_market:
+            order.price = self._protected_price(inst, side, opposite)
+        reason = 0
+        if order.price <= 0:
+            reason = Reason.NO_LIQUIDITY
+        elif order.post_only and opposite.best and (order.price - opposite.best) * side >= 0:
+            reason = Reason.POST_ONLY_WOULD_TAKE
+        elif not order.reduce_only:
+            risk = self.risk
+            margin = risk.order_margin(account, inst, side, order.price, order.leaves)
+            reason = risk.check_order(account, inst, side, order.price, order.leaves, margin)
+        if not reason and order.tif == FOK and self._fillable(order, opposite) < order.leaves:
+            reason = Reason.FOK_NOT_FILLED
+        if reason:
+            if announce:
+                self.out.append(
+                    OrderRejected(account.id, order.client_order_id, inst.symbol, reason, text(reason))
+                )
+            else:
+                self._cancel(order, reason)
+            return
+        if announce:
+            self._accept(order)
+        if opposite.best and (order.price - opposite.best) * side >= 0:
+            stop_reason = self._match(order, market, opposite)
+        else:
+            stop_reason = 0
+        if order.leaves == 0:
+            self._forget(order)
+        elif stop_reason or is_market or order.tif == IOC or order.tif == FOK:
+            if not stop_reason:
+                if is_market:
+                    stop_reason = Reason.MARKET_PROTECTION if opposite.best else Reason.NO_LIQUIDITY
+                else:
+                    stop_reason = Reason.IOC_REMAINDER
+            self._cancel(order, stop_reason)
+        else:
+            self._rest(order, book)
+            if announce:
+                self._track_expiry(order)
+        if market.stops.live and not self._in_stops:
+            self._run_stops(market)
+
+    @staticmethod
+    def _protected_price(inst: Instrument, side: int, opposite: BookSide) -> int:
+        ref = inst.mark_ticks or opposite.best
+        if not ref:
+            return 0
+        if side > 0:
+            return ref * (PPM + inst.protection_ppm) // PPM
+        return max(1, -((-ref * (PPM - inst.protection_ppm)) // PPM))
+
+    def _fillable(self, order: Order, opposite: BookSide) -> int:
+        """Lots an order could fill right now, honouring self-trade prevention; stops at ``order.leaves``."""
+        side, limit, account, mode = order.side, order.price, order.account, order.stp_mode
+        need = order.leaves
+        got = 0
+        for price in sorted(opposite.levels, reverse=side < 0):
+            if (limit - price) * side < 0:
+                break
+            node = opposite.levels[price].head
+            while node is not None:
+                if node.account is account:
+                    if mode != 2:  # anything but cancel-oldest ends the fill at this order
+                        return got
+                else:
+                    got += node.leaves
+                    if got >= need:
+                        return got
+                node = node.next
+        return got
+
+    # -- matching ---------------------------------------------------------------------------------
+
+    def _match(self, taker: Order, market: Market, opposite: BookSide) -> int:
+        """Trade ``taker`` against ``opposite`` while prices cross; 0, or the reason matching stopped early."""
+        inst = market.instrument
+        symbol = inst.symbol
+        side = taker.side
+        limit = taker.price
+        account = taker.account
+        assert isinstance(account, Account)
+        breaker = market.breaker
+        now = self.now
+        out = self.out
+        book = market.book
+        ledger = self.ledger
+        fee_account = ledger.fee_account
+        risk = self.risk
+        book_fill = ledger.book_fill
+        while taker.leaves and opposite.best and (limit - opposite.best) * side >= 0:
+            price = opposite.best
+            if not breaker.allows(price, now):
+                self._trip(market)
+                return Reason.CIRCUIT_BREAKER
+            level = opposite.levels[price]
+            traded = False
+            stop = 0
+            # Every step either consumes the head (filled or pulled) or ends the taker, so the loop
+            # always works on level.head; that also stays right when reduce-only enforcement pulls orders.
+            while taker.leaves and (maker := level.head) is not None:
+                maker_account = maker.account
+                assert isinstance(maker_account, Account)
+                if maker_account is account:
+                    stop = self._self_trade(taker, maker, opposite)
+                    if stop:
+                        break
+                    continue
+                qty = taker.leaves if taker.leaves < maker.leaves else maker.leaves
+                maker_fee = inst.fee_micro(price, qty, True)
+                taker_fee = inst.fee_micro(price, qty, False)
+                maker.leaves -= qty
+                maker.cum_qty += qty
+                maker.cum_value += price * qty
+                taker.leaves -= qty
+                taker.cum_qty += qty
+                taker.cum_value += price * qty
+                level.total -= qty
+                trade_id = self.next_trade_id
+                self.next_trade_id = trade_id + 1
+                out.append(
+                    Trade(
+                        trade_id,
+                        symbol,
+                        price,
+                        qty,
+                        side,
+                        maker.order_id,
+                        taker.order_id,
+                        maker_account.id,
+                        account.id,
+                        maker.client_order_id,
+                        taker.client_order_id,
+                        maker_fee,
+                        taker_fee,
+                        maker.cum_qty,
+                        maker.leaves,
+                        maker.cum_value,
+                        taker.cum_qty,
+                        taker.leaves,
+                        taker.cum_value,
+                    )
+                )
+                maker_pos = maker_account.positions.get(inst.id)
+                maker_old = maker_pos.qty if maker_pos else 0
+                taker_pos = account.positions.get(inst.id)
+                taker_old = taker_pos.qty if taker_pos else 0
+                maker_cash = book_fill(maker_account, inst, -side * qty, price, maker_fee)
+                taker_cash = book_fill(account, inst, side * qty, price, taker_fee)
+                fee_account.collateral += maker_fee + taker_fee
+                maker_pos = maker_account.positions[inst.id]
+                taker_pos = account.positions[inst.id]
+                out.append(PositionChanged(maker_account.id, symbol, maker_pos.qty, maker_pos.cost, maker_pos.realised))
+                out.append(PositionChanged(account.id, symbol, taker_pos.qty, taker_pos.cost, taker_pos.realised))
+                out.append(BalanceChanged(maker_account.id, maker_cash, maker_account.collateral, TRADE_REASON, ""))
+                out.append(BalanceChanged(account.id, taker_cash, account.collateral, TRADE_REASON, ""))
+                if maker_fee or taker_fee:
+                    out.append(
+                        BalanceChanged(
+                            fee_account.id, maker_fee + taker_fee, fee_account.collateral, FEE_REASON, ""
+                        )
+                    )
+                if maker.leaves == 0:
+                    opposite.remove(maker)  # leaves is 0, so the level total is already right
+                    self._forget(maker)
+                elif maker.margin_micro:
+                    old_margin = maker.margin_micro
+                    maker.margin_micro = old_margin * maker.leaves // (maker.leaves + qty)
+                    maker_account.order_margin -= old_margin - maker.margin_micro
+                risk.on_position_change(maker_account, inst, maker_old, maker_pos.qty)
+                risk.on_position_change(account, inst, taker_old, taker_pos.qty)
+                if maker_account.reduce_only:
+                    self._enforce_reduce_only(maker_account, market)
+                if account.reduce_only:
+                    self._enforce_reduce_only(account, market)
+                traded = True
+            self._level_delta(book, -side, price, level.total, level.count)
+            if traded:
+                inst.last_trade_ticks = price
+                breaker.record(price, now)
+            if stop:
+                return stop
+        return 0
+
+    def _self_trade(self, taker: Order, maker: Order, opposite: BookSide) -> int:
+        """Apply the taker's STP mode against its own resting ``maker``; non-zero stops the taker."""
+        mode = taker.stp_mode
+        if mode == 2:  # cancel oldest
+            self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
+            return 0
+        if mode == 3:  # cancel both
+            self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
+            return Reason.SELF_TRADE
+        if mode == 4:  # decrement and cancel: the smaller is cancelled, the larger shrinks by its size
+            maker_leaves, taker_leaves = maker.leaves, taker.leaves
+            if maker_leaves < taker_leaves:
+                self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
+                taker.leaves -= maker_leaves
+                taker.qty -= maker_leaves
+                self._reduced(taker, Reason.SELF_TRADE)
+                return 0
+            if maker_leaves > taker_leaves:
+                self._shrink(maker, taker_leaves, Reason.SELF_TRADE)
+            else:
+                self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
+            return Reason.SELF_TRADE
+        return Reason.SELF_TRADE  # cancel newest (the default)
+
+    def _trip(self, market: Market) -> None:
+        inst = market.instrument
+        inst.halted = True
+        inst.halted_until_ns = self.now + inst.cb_cooloff_ns
+        self.cooloffs.add(inst.id)
+        market.breaker.reset()
+        reason = Reason.CIRCUIT_BREAKER
+        self.out.append(InstrumentHalted(inst.symbol, reason, text(reason), inst.halted_until_ns))
+
+    # -- resting, shrinking, removing ---------------------------------------------------------------
+
+    def _rest(self, order: Order, book: OrderBook) -> None:
+        account = order.account
+        assert isinstance(account, Account)
+        inst = order.instrument
+        if not order.reduce_only:
+            margin = self.risk.order_margin(account, inst, order.side, order.price, order.leaves)
+            order.margin_micro = margin
+            account.order_margin += margin
+        else:
+            account.reduce_only.setdefault(inst.id, []).append(order)
+        side = book.bids if order.side > 0 else book.asks
+        level = side.append(order)
+        self._level_delta(book, order.side, level.price, level.total, level.count)
+
+    def _level_delta(self, book: OrderBook, side: int, price: int, qty: int, count: int) -> None:
+        book.delta_seq += 1
+        self.out.append(BookDelta(book.instrument.symbol, book.delta_seq, side, price, qty, count))
+
+    def _forget(self, order: Order) -> None:
+        """Drop a finished order from every index (account, client ids, margin, reduce-only list)."""
+        account = order.account
+        assert isinstance(account, Account)
+        order_id = order.order_id
+        self.orders.pop(order_id, None)
+        del account.orders[order_id]
+        clid = order.client_order_id
+        if clid and account.client_ids.get(clid) is order:
+            del account.client_ids[clid]
+        if order.margin_micro:
+            account.order_margin -= order.margin_micro
+            order.margin_micro = 0
+        if order.reduce_only:
+            self._drop_reduce_only(account, order)
+
+    @staticmethod
+    def _drop_reduce_only(account: Account, order: Order) -> None:
+        pending = account.reduce_only.get(order.instrument.id)
+        if pending and order in pending:
+            pending.remove(order)
+            if not pending:
+                del account.reduce_only[order.instrument.id]
+
+    def _cancel(self, order: Order, reason: int) -> None:
+        """Announce the end of a live (or just-accepted) order that is not resting, and forget it."""
+        leaves = order.leaves
+        if order.order_id:
+            self._forget(order)
+        account = order.account
+        assert isinstance(account, Account)
+        self.out.append(
+            OrderCancelled(
+                order.order_id,
+                account.id,
+                order.client_order_id,
+                order.instrument.symbol,
+                order.side,
+                order.cum_qty,
+                leaves,
+                reason,
+            )
+        )
+
+    def _pull(self, order: Order, side: BookSide, reason: int, delta: bool = True) -> None:
+        """Take a resting order off its level and cancel it; ``delta`` emits the level's new state."""
+        market = self.markets[order.instrument.symbol]
+        level = side.remove(order)
+        if delta:
+            self._level_delta(market.book, side.sign, level.price, level.total, level.count)
+        self._cancel(order, reason)
+
+    def _shrink(self, order: Order, qty: int, reason: int) -> None:
+        """Reduce a resting order's open quantity by ``qty`` lots in place (keeps priority)."""
+        order.leaves -= qty
+        order.qty -= qty
+        assert order.level is not None
+        order.level.total -= qty
+        if order.margin_micro:
+            account = order.account
+            assert isinstance(account, Account)
+            old = order.margin_micro
+            order.margin_micro = old * order.leaves // (order.leaves + qty)
+            account.order_margin -= old - order.margin_micro
+        self._reduced(order, reason)
+
+    def _reduced(self, order: Order, reason: int) -> None:
+        account = order.account
+        assert isinstance(account, Account)
+        self.out.append(
+            OrderReduced(
+                order.order_id,
+                account.id,
+                order.client_order_id,
+                order.instrument.symbol,
+                order.qty,
+                order.leaves,
+                order.cum_qty,
+                reason,
+            )
+        )
+
+    def _enforce_reduce_only(self, account: Account, market: Market) -> None:
+        """Shrink or cancel resting reduce-only orders so none could open or flip a position."""
+        inst = market.instrument
+        pending = account.reduce_only.get(inst.id)
+        if not pending:
+            return
+        pos = account.positions.get(inst.id)
+        qty = pos.qty if pos else 0
+        book = market.book
+        for side in (1, -1):
+            room = max(0, -qty * side)
+            for order in [o for o in pending if o.side == side]:
+                if order.leaves <= room:
+                    room -= order.leaves
+                    continue
+                book_side = book.side(side)
+                if room == 0:
+                    self._pull(order, book_side, Reason.REDUCE_ONLY_REDUCED)
+                else:
+                    cut = order.leaves - room
+                    self._shrink(order, cut, Reason.REDUCE_ONLY_REDUCED)
+                    assert order.level is not None
+                    level = order.level
+                    self._level_delta(book, side, level.price, level.total, level.count)
+                    room = 0
+
+    # -- cancels and replaces -----------------------------------------------------------------------
+
+    def _find(self, account: Account | None, order_id: int, client_order_id: str) -> tuple[Order | None, int]:
+        if account is None:
+            return None, Reason.UNKNOWN_ACCOUNT
+        if order_id:
+            order = account.orders.get(order_id)
+            if order is None:
+                known = order_id < self.next_order_id and order_id not in self.orders
+                return None, Reason.TOO_LATE_TO_CANCEL if known else Reason.ORDER_NOT_FOUND
+            return order, 0
+        order = account.client_ids.get(client_order_id) if client_order_id else None
+        return (order, 0) if order is not None else (None, Reason.ORDER_NOT_FOUND)
+
+    def _cancel_reject(self, account_id: str, order_id: int, clid: str, request: int, reason: int) -> None:
+        self.out.append(CancelRejected(account_id, order_id, clid, request, reason, text(reason)))
+
+    def cancel(self, cmd: CancelOrder) -> None:
+        account = self.ledger.accounts.get(cmd.account)
+        order, reason = self._find(account, cmd.order_id, cmd.client_order_id)
+        if order is None:
+            self._cancel_reject(cmd.account, cmd.order_id, cmd.client_order_id, CancelRequest.CANCEL, reason)
+            return
+        self._remove_live(order, Reason.USER_CANCEL)
+
+    def _remove_live(self, order: Order, reason: int) -> None:
+        """Cancel a live order wherever it is (book or stop book)."""
+        market = self.markets[order.instrument.symbol]
+        if order.level is not None:
+            self._pull(order, market.book.side(order.side), reason)
+        else:
+            market.stops.remove(order)
+            self._cancel(order, reason)
+
+    def replace(self, cmd: ReplaceOrder) -> None:
+        account = self.ledger.accounts.get(cmd.account)
+        order, reason = self._find(account, cmd.order_id, cmd.orig_client_order_id)
+        request = CancelRequest.REPLACE
+        if order is None:
+            self._cancel_reject(cmd.account, cmd.order_id, cmd.orig_client_order_id, request, reason)
+            return
+        assert account is not None
+        reason = self._validate_replace(cmd, order, account)
+        if reason:
+            self._cancel_reject(cmd.account, order.order_id, cmd.orig_client_order_id, request, reason)
+            return
+        market = self.markets[order.instrument.symbol]
+        new_leaves = cmd.qty_lots - order.cum_qty
+        keeps = order.level is not None and cmd.price_ticks == order.price and new_leaves <= order.leaves
+        if order.level is not None and not keeps:
+            reason = self._replace_risk(order, account, cmd, new_leaves, market)
+            if reason:
+                self._cancel_reject(cmd.account, order.order_id, cmd.orig_client_order_id, request, reason)
+                return
+        old_clid = order.client_order_id
+        new_clid = cmd.client_order_id or old_clid
+        if new_clid != old_clid:
+            account.client_ids.pop(old_clid, None)
+            if new_clid:
+                account.client_ids[new_clid] = order
+            order.client_order_id = new_clid
+        if keeps:
+            self._replace_in_place(order, market, new_leaves)
+        elif order.level is None:  # a held stop
+            order.qty, order.leaves = cmd.qty_lots, new_leaves
+            order.price = cmd.price_ticks if order.order_type == STOP_LIMIT else 0
+            if cmd.stop_price_ticks:
+                order.stop_price = cmd.stop_price_ticks
+            order.priority = self.priority
+            market.stops.add(order)
+        self.out.append(
+            OrderReplaced(
+                order.order_id,
+                account.id,
+                new_clid,
+                old_clid,
+                order.instrument.symbol,
+                order.side,
+                cmd.price_ticks if order.level is not None or keeps else order.price,
+                cmd.qty_lots,
+                new_leaves,
+                order.cum_qty,
+                order.stop_price,
+                keeps,
+            )
+        )
+        if order.level is not None and not keeps:
+            self._requeue(order, market, cmd.qty_lots, new_leaves, cmd.price_ticks)
+
+    def _validate_replace(self, cmd: ReplaceOrder, order: Order, account: Account) -> int:
+        inst = order.instrument
+        if self.venue_halted:
+            return Reason.VENUE_HALTED
+        if inst.halted:
+            return Reason.INSTRUMENT_HALTED
+        if cmd.qty_lots <= order.cum_qty:
+            return Reason.REPLACE_QTY_BELOW_FILLED
+        if cmd.qty_lots > inst.max_qty_lots:
+            return Reason.QTY_ABOVE_MAX
+        new_clid = cmd.client_order_id
+        if new_clid and new_clid != order.client_order_id and new_clid in account.client_ids:
+            return Reason.DUPLICATE_CLIENT_ORDER_ID
+        is_stop = order.order_type == STOP_MARKET or order.order_type == STOP_LIMIT
+        if order.order_type == STOP_MARKET:
+            return 0 if cmd.stop_price_ticks >= 0 else Reason.INVALID_STOP_PRICE
+        if cmd.price_ticks <= 0:
+            return Reason.INVALID_PRICE
+        if cmd.price_ticks * cmd.qty_lots * inst.micro_per_tick_lot > inst.max_notional_micro:
+            return Reason.NOTIONAL_ABOVE_MAX
+        if not is_stop and not self._within_band(inst, order.side, cmd.price_ticks):
+            return Reason.PRICE_BAND
+        if order.reduce_only and cmd.qty_lots - order.cum_qty > order.leaves:
+            return Reason.REPLACE_NOT_ALLOWED  # a reduce-only order may only shrink
+        return 0
+
+    def _replace_risk(
+        self, order: Order, account: Account, cmd: ReplaceOrder, new_leaves: int, market: Market
+    ) -> int:
+        """Checks for a replace that re-queues: post-only must not take; added risk must fit."""
+        opposite = market.book.asks if order.side > 0 else market.book.bids
+        price = cmd.price_ticks
+        if order.post_only and opposite.best and (price - opposite.best) * order.side >= 0:
+            return Reason.POST_ONLY_WOULD_TAKE
+        if order.reduce_only:
+            return 0
+        risk = self.risk
+        margin = risk.order_margin(account, order.instrument, order.side, price, new_leaves)
+        held = order.margin_micro
+        account.order_margin -= held  # the old order's hold is released by the replace itself
+        try:
+            return risk.check_order(account, order.instrument, order.side, price, new_leaves, margin)
+        finally:
+            account.order_margin += held
+
+    def _replace_in_place(self, order: Order, market: Market, new_leaves: int) -> None:
+        cut = order.leaves - new_leaves
+        if cut == 0:
+            return
+        level = order.level
+        assert level is not None
+        order.leaves = new_leaves
+        order.qty -= cut
+        level.total -= cut
+        if order.margin_micro:
+            account = order.account
+            assert isinstance(account, Account)
+            old = order.margin_micro
+            order.margin_micro = old * new_leaves // (new_leaves + cut)
+            account.order_margin -= old - order.margin_micro
+        self._level_delta(market.book, order.side, level.price, level.total, level.count)
+
+    def _requeue(self, order: Order, market: Market, qty: int, leaves: int, price: int) -> None:
+        """Take the order off the book and run it again as if new (same id), losing priority."""
+        book_side = market.book.side(order.side)
+        level = book_side.remove(order)
+        self._level_delta(market.book, order.side, level.price, level.total, level.count)
+        account = order.account
+        assert isinstance(account, Account)
+        account.order_margin -= order.margin_micro
+        order.margin_micro = 0
+        if order.reduce_only:
+            self._drop_reduce_only(account, order)
+        order.qty, order.leaves, order.price = qty, leaves, price
+        order.priority = self.priority
+        self._execute(order, market, announce=False)
+
+    def mass_cancel(self, cmd: MassCancel) -> None:
+        reason = MASS_REASONS.get(MassCancelScope(cmd.scope), Reason.MASS_CANCEL) if cmd.scope in (1, 2, 3) else 0
+        if not reason or cmd.side not in (0, 1, -1):
+            reason = Reason.INVALID_ORDER
+            self._cancel_reject(cmd.account, 0, cmd.request_id, CancelRequest.CANCEL, reason)
+            return
+        if cmd.account:
+            account = self.ledger.accounts.get(cmd.account)
+            candidates = list(account.orders.values()) if account else []
+        else:
+            candidates = list(self.orders.values())
+        count = 0
+        for order in sorted(candidates, key=lambda o: o.order_id):
+            inst = order.instrument
+            if cmd.symbol and inst.symbol != cmd.symbol:
+                continue
+            if cmd.underlying and inst.underlying != cmd.underlying:
+                continue
+            if cmd.side and order.side != cmd.side:
+                continue
+            self._remove_live(order, reason)
+            count += 1
+        self.out.append(MassCancelDone(cmd.account, cmd.request_id, count))
+
+    def cancel_all(self, reason: int, symbol: str = "") -> int:
+        """Cancel every live order (of ``symbol`` if given), oldest first; returns how many."""
+        victims = [o for o in self.orders.values() if not symbol or o.instrument.symbol == symbol]
+        for order in sorted(victims, key=lambda o: o.order_id):
+            self._remove_live(order, reason)
+        return len(victims)
+
+    # -- time and triggers --------------------------------------------------------------------------
+
+    def expire_due(self) -> None:
+        """Expire GTD orders whose time has come (called before each command with the new time)."""
+        heap = self.expiries
+        now = self.now
+        while heap and heap[0][0] <= now:
+            _, order_id = heapq.heappop(heap)
+            order = self.orders.get(order_id)
+            if order is None or order.expire_ns > now:
+                continue
+            market = self.markets[order.instrument.symbol]
+            leaves = order.leaves
+            if order.level is not None:
+                book_side = market.book.side(order.side)
+                level = book_side.remove(order)
+                self._level_delta(market.book, order.side, level.price, level.total, level.count)
+            else:
+                market.stops.remove(order)
+            self._forget(order)
+            account = order.account
+            assert isinstance(account, Account)
+            self.out.append(
+                OrderExpired(
+                    order_id, account.id, order.client_order_id, order.instrument.symbol, order.side,
+                    order.cum_qty, leaves,
+                )
+            )
+
+    def run_mark_stops(self, market: Market) -> None:
+        if market.stops.live:
+            self._run_stops(market)
+
+    def _run_stops(self, market: Market) -> None:
+        self._in_stops = True
+        try:
+            self._work_off_stops(market)
+        finally:
+            self._in_stops = False
+
+    def _work_off_stops(self, market: Market) -> None:
+        """Trigger due stops one at a time, oldest first, until none is due (a cascade runs here, not recursively)."""
+        inst = market.instrument
+        stops = market.stops
+        while not inst.halted and not self.venue_halted:
+            order = stops.pop_due(inst.mark_ticks, inst.last_trade_ticks)
+            if order is None:
+                return
+            ref = inst.mark_ticks if order.trigger_by == TriggerBy.MARK else inst.last_trade_ticks
+            account = order.account
+            assert isinstance(account, Account)
+            self.out.append(
+                OrderTriggered(order.order_id, account.id, order.client_order_id, inst.symbol, ref)
+            )
+            order.triggered = True
+            order.order_type = MARKET if order.order_type == STOP_MARKET else LIMIT
+            if order.order_type == MARKET and order.tif not in (IOC, FOK):
+                order.tif = IOC
+            if order.reduce_only:
+                room = self._reduce_only_room(account, inst, order.side)
+                if room <= 0:
+                    self._cancel(order, Reason.REDUCE_ONLY_WOULD_INCREASE)
+                    continue
+                if room < order.leaves:
+                    cut = order.leaves - room
+                    order.leaves -= cut
+                    order.qty -= cut
+                    self._reduced(order, Reason.REDUCE_ONLY_REDUCED)
+            self._execute(order, market, announce=False)

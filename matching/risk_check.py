@@ -1,0 +1,104 @@
+"""The pre-trade risk interface the sequencer calls, and its stand-in initial-margin model.
+
+``matching`` never imports ``risk``: the composition root (``venue``) plugs the portfolio-margin engine
+in through ``RiskCheck``. The sequencer calls ``check_order`` for every order that adds risk, holds
+``order_margin`` for each resting order in ``Account.order_margin`` (shrunk pro rata as it fills), and
+reports every position change through ``on_position_change`` so an engine can keep incremental state.
+Calls happen on the sequencer thread, in command order; they must not raise and must be deterministic.
+
+The stand-in (``StandInMargin``) is deliberately simple and conservative, until portfolio margin lands:
+- long option: the premium; short option: premium + ``short_option_rate`` x underlying notional;
+- perpetual: ``perp_im_rate`` x notional, at the order price for orders and the mark for positions;
+- equity = collateral + option positions at mark + perpetual unrealised P&L at mark (entry if no mark);
+- an order passes when its margin fits in equity minus position and open-order margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from matching.instruments import PPM, Instrument
+from matching.ledger import Account
+from matching.reasons import Reason
+
+
+class RiskCheck(Protocol):
+    def order_margin(self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int) -> int:
+        """Margin in micro-USDC to hold while this order rests (>= 0)."""
+        ...
+
+    def check_order(
+        self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int, margin_micro: int
+    ) -> int:
+        """0 if the order may go ahead, else a ``Reason`` code. ``margin_micro`` is ``order_margin``'s answer."""
+        ...
+
+    def check_withdrawal(self, account: Account, amount_micro: int) -> int:
+        """0 if ``amount_micro`` may leave the account, else a ``Reason`` code."""
+        ...
+
+    def on_position_change(self, account: Account, instrument: Instrument, old_qty: int, new_qty: int) -> None:
+        """Called after every fill for each side, with the position before and after, in lots."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StandInParams:
+    short_option_rate_ppm: int = 150_000  # 15% of underlying notional
+    perp_im_rate_ppm: int = 100_000  # 10% of notional
+
+
+class StandInMargin:
+    """Premium plus a fixed share of notional for shorts. See the module docstring."""
+
+    __slots__ = ("params",)
+
+    def __init__(self, params: StandInParams | None = None) -> None:
+        self.params = params or StandInParams()
+
+    def order_margin(self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int) -> int:
+        premium = price_ticks * qty_lots * instrument.micro_per_tick_lot
+        if not instrument.is_option:
+            return premium * self.params.perp_im_rate_ppm // PPM
+        if side > 0:
+            return premium
+        return premium + instrument.underlying_notional_micro(qty_lots) * self.params.short_option_rate_ppm // PPM
+
+    def check_order(
+        self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int, margin_micro: int
+    ) -> int:
+        if margin_micro <= self.available(account):
+            return 0
+        return Reason.INSUFFICIENT_MARGIN
+
+    def check_withdrawal(self, account: Account, amount_micro: int) -> int:
+        if amount_micro <= min(self.available(account), account.collateral):
+            return 0
+        return Reason.INSUFFICIENT_FUNDS
+
+    def on_position_change(self, account: Account, instrument: Instrument, old_qty: int, new_qty: int) -> None:
+        return None
+
+    def available(self, account: Account) -> int:
+        """Equity less position margin less open-order margin, in micro-USDC (may be negative)."""
+        equity = account.collateral
+        required = account.order_margin
+        short_rate = self.params.short_option_rate_ppm
+        perp_rate = self.params.perp_im_rate_ppm
+        for pos in account.positions.values():
+            qty = pos.qty
+            if qty == 0:
+                continue
+            inst = pos.instrument
+            mark = inst.mark_ticks or inst.last_trade_ticks
+            if inst.is_option:
+                value = qty * mark * inst.micro_per_tick_lot
+                equity += value
+                if qty < 0:
+                    required += -value + inst.underlying_notional_micro(-qty) * short_rate // PPM
+            else:
+                value = qty * mark * inst.micro_per_tick_lot if mark else pos.cost
+                equity += value - pos.cost
+                required += abs(value) * perp_rate // PPM
+        return equity - required

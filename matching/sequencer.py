@@ -1,0 +1,304 @@
+"""The single writer: stamps commands, applies them in order, returns their events.
+
+Determinism: ``stamp`` gives each command its sequence number and time at intake; ``apply`` uses only
+the record (no wall clock, no randomness, no iteration over unordered containers that could differ
+between runs), so applying the same records to a fresh sequencer yields byte-identical events. Time
+moves only with records: GTD expiries and circuit-breaker cool-offs happen at the first record whose
+stamp reaches them (``ClockTick`` exists to let time pass when nothing else arrives).
+
+Errors: bad input never raises; it becomes OrderRejected, CancelRejected or RequestRejected. A record
+out of sequence does raise ``SequenceError``: that is a broken journal, not bad input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from matching.commands import (
+    CancelOrder,
+    ClockTick,
+    Command,
+    CommandRecord,
+    DelistInstrument,
+    Deposit,
+    HaltInstrument,
+    KillSwitch,
+    ListInstrument,
+    MarkUpdate,
+    MassCancel,
+    NewOrder,
+    ReplaceOrder,
+    ResumeInstrument,
+    ResumeVenue,
+    SetStpMode,
+    Withdraw,
+)
+from matching.events import (
+    BalanceChanged,
+    Event,
+    InstrumentDelisted,
+    InstrumentHalted,
+    InstrumentListed,
+    InstrumentResumed,
+    MarksUpdated,
+    RequestRejected,
+    StpModeSet,
+    VenueHalted,
+    VenueResumed,
+)
+from matching.instruments import Instrument, InstrumentError, UnderlyingIndex
+from matching.ledger import Ledger
+from matching.matcher import Market, Matcher
+from matching.reasons import Reason, text
+from matching.risk_check import RiskCheck, StandInMargin
+from matching.types import BalanceReason, StpMode
+
+
+class SequenceError(RuntimeError):
+    """A record's sequence number is not the next one expected."""
+
+
+class Sequencer:
+    """Applies command records one at a time. Not thread-safe by design: exactly one caller."""
+
+    def __init__(self, fee_account: str = "fees", risk: RiskCheck | None = None) -> None:
+        self.out: list[Any] = []
+        self.ledger = Ledger(fee_account)
+        self.risk: RiskCheck = risk or StandInMargin()
+        self.matcher = Matcher(self.ledger, self.risk, self.out)
+        self.indices: dict[str, UnderlyingIndex] = {}
+        self.instruments_by_id: dict[int, Instrument] = {}
+        self.next_seq = 1
+        self.last_ts = 0
+        self._next_stamp = 1
+        self._last_stamp_ts = 0
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            NewOrder: self.matcher.new_order,
+            CancelOrder: self.matcher.cancel,
+            ReplaceOrder: self.matcher.replace,
+            MassCancel: self.matcher.mass_cancel,
+            SetStpMode: self._set_stp_mode,
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            MarkUpdate: self._mark_update,
+            HaltInstrument: self._halt,
+            ResumeInstrument: self._resume,
+            KillSwitch: self._kill_switch,
+            ResumeVenue: self._resume_venue,
+            ListInstrument: self._list,
+            DelistInstrument: self._delist,
+            ClockTick: self._tick,
+        }
+
+    # -- intake -------------------------------------------------------------------------------------
+
+    def stamp(self, command: Command, ts_ns: int) -> CommandRecord:
+        """Give ``command`` the next sequence number and a time never before the previous one.
+
+        Records must then be applied in the order they were stamped.
+        """
+        seq = self._next_stamp if self._next_stamp > self.next_seq else self.next_seq
+        self._next_stamp = seq + 1
+        ts = ts_ns if ts_ns > self._last_stamp_ts else self._last_stamp_ts
+        self._last_stamp_ts = ts
+        return CommandRecord(seq, ts, command)
+
+    def apply(self, record: CommandRecord) -> list[Event]:
+        """Apply one record; returns its events (a fresh list the caller may keep)."""
+        if record.seq != self.next_seq:
+            raise SequenceError(f"expected seq {self.next_seq}, got {record.seq}")
+        self.next_seq = record.seq + 1
+        ts = record.ts_ns
+        if ts < self.last_ts:
+            raise SequenceError(f"record {record.seq} goes back in time: {ts} < {self.last_ts}")
+        self.last_ts = ts
+        if ts > self._last_stamp_ts:
+            self._last_stamp_ts = ts
+        matcher = self.matcher
+        matcher.now = ts
+        matcher.priority = record.seq
+        if matcher.expiries and matcher.expiries[0][0] <= ts:
+            matcher.expire_due()
+        if matcher.cooloffs:
+            self._lift_halts(ts)
+        command = record.command
+        self._handlers[type(command)](command)
+        events = self.out[:]
+        self.out.clear()
+        return events
+
+    def submit(self, command: Command, ts_ns: int) -> tuple[CommandRecord, list[Event]]:
+        """Stamp and apply in one step (for callers that journal the record afterwards)."""
+        record = self.stamp(command, ts_ns)
+        return record, self.apply(record)
+
+    def replay(self, records: Iterable[CommandRecord]) -> Iterable[tuple[CommandRecord, list[Event]]]:
+        for record in records:
+            yield record, self.apply(record)
+
+    # -- queries ------------------------------------------------------------------------------------
+
+    def market(self, symbol: str) -> Market | None:
+        return self.matcher.markets.get(symbol)
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return {symbol: market.instrument for symbol, market in self.matcher.markets.items()}
+
+    # -- accounts and money -------------------------------------------------------------------------
+
+    def _reject(self, command: str, account: str, reference: str, reason: int) -> None:
+        self.out.append(RequestRejected(command, account, reference, reason, text(reason)))
+
+    def _set_stp_mode(self, cmd: SetStpMode) -> None:
+        if cmd.stp_mode not in StpMode._value2member_map_:
+            self._reject("SetStpMode", cmd.account, "", Reason.INVALID_ORDER)
+            return
+        account = self.ledger.accounts.get(cmd.account)
+        if account is None:
+            self._reject("SetStpMode", cmd.account, "", Reason.UNKNOWN_ACCOUNT)
+            return
+        account.stp_mode = cmd.stp_mode
+        self.out.append(StpModeSet(cmd.account, cmd.stp_mode))
+
+    def _deposit(self, cmd: Deposit) -> None:
+        ledger = self.ledger
+        if cmd.amount_micro <= 0 or not cmd.account:
+            self._reject("Deposit", cmd.account, cmd.reference, Reason.INVALID_AMOUNT)
+            return
+        if cmd.reference in ledger.references:
+            self._reject("Deposit", cmd.account, cmd.reference, Reason.DUPLICATE_REFERENCE)
+            return
+        ledger.references.add(cmd.reference)
+        account = ledger.open(cmd.account)
+        account.collateral += cmd.amount_micro
+        ledger.net_deposits += cmd.amount_micro
+        self.out.append(
+            BalanceChanged(account.id, cmd.amount_micro, account.collateral, BalanceReason.DEPOSIT, cmd.reference)
+        )
+
+    def _withdraw(self, cmd: Withdraw) -> None:
+        ledger = self.ledger
+        account = ledger.accounts.get(cmd.account)
+        reason = 0
+        if account is None:
+            reason = Reason.UNKNOWN_ACCOUNT
+        elif cmd.amount_micro <= 0:
+            reason = Reason.INVALID_AMOUNT
+        elif cmd.reference in ledger.references:
+            reason = Reason.DUPLICATE_REFERENCE
+        else:
+            reason = self.risk.check_withdrawal(account, cmd.amount_micro)
+        if reason:
+            self._reject("Withdraw", cmd.account, cmd.reference, reason)
+            return
+        assert account is not None
+        ledger.references.add(cmd.reference)
+        account.collateral -= cmd.amount_micro
+        ledger.net_deposits -= cmd.amount_micro
+        self.out.append(
+            BalanceChanged(
+                account.id, -cmd.amount_micro, account.collateral, BalanceReason.WITHDRAWAL, cmd.reference
+            )
+        )
+
+    # -- marks --------------------------------------------------------------------------------------
+
+    def _mark_update(self, cmd: MarkUpdate) -> None:
+        index = self.indices.get(cmd.underlying)
+        if index is None or cmd.index_price_micro < 0:
+            self._reject("MarkUpdate", "", cmd.underlying, Reason.UNKNOWN_INSTRUMENT)
+            return
+        if cmd.index_price_micro:
+            index.price_micro = cmd.index_price_micro
+            index.updated_ns = self.last_ts
+        markets = self.matcher.markets
+        touched: list[Market] = []
+        for symbol, mark in cmd.marks:
+            market = markets.get(symbol)
+            if market is None or market.instrument.underlying != cmd.underlying or mark <= 0:
+                continue  # one bad entry must not drop the rest of the update
+            market.instrument.mark_ticks = mark
+            touched.append(market)
+        self.out.append(MarksUpdated(cmd.underlying, index.price_micro, len(touched)))
+        for market in touched:
+            self.matcher.run_mark_stops(market)
+
+    # -- halts and the kill switch ------------------------------------------------------------------
+
+    def _halt(self, cmd: HaltInstrument) -> None:
+        market = self.matcher.markets.get(cmd.symbol)
+        if market is None:
+            self._reject("HaltInstrument", "", cmd.symbol, Reason.UNKNOWN_INSTRUMENT)
+            return
+        inst = market.instrument
+        inst.halted = True
+        inst.halted_until_ns = 0
+        self.matcher.cooloffs.discard(inst.id)
+        self.out.append(InstrumentHalted(inst.symbol, Reason.INSTRUMENT_HALTED, cmd.reason or "halted", 0))
+
+    def _resume(self, cmd: ResumeInstrument) -> None:
+        market = self.matcher.markets.get(cmd.symbol)
+        if market is None:
+            self._reject("ResumeInstrument", "", cmd.symbol, Reason.UNKNOWN_INSTRUMENT)
+            return
+        self._lift(market.instrument)
+
+    def _lift(self, inst: Instrument) -> None:
+        self.matcher.cooloffs.discard(inst.id)
+        if not inst.halted:
+            return
+        inst.halted = False
+        inst.halted_until_ns = 0
+        self.out.append(InstrumentResumed(inst.symbol))
+
+    def _lift_halts(self, now: int) -> None:
+        for inst_id in sorted(self.matcher.cooloffs):
+            inst = self.instruments_by_id[inst_id]
+            if inst.halted_until_ns and inst.halted_until_ns <= now:
+                self._lift(inst)
+
+    def _tick(self, cmd: ClockTick) -> None:
+        return None  # its only effect is the time in its record (expiries and cool-offs, in apply)
+
+    def _kill_switch(self, cmd: KillSwitch) -> None:
+        matcher = self.matcher
+        matcher.venue_halted = True
+        self.out.append(VenueHalted(cmd.reason or "kill switch"))
+        matcher.cancel_all(Reason.KILL_SWITCH)
+
+    def _resume_venue(self, cmd: ResumeVenue) -> None:
+        if self.matcher.venue_halted:
+            self.matcher.venue_halted = False
+            self.out.append(VenueResumed())
+
+    # -- listing ------------------------------------------------------------------------------------
+
+    def _list(self, cmd: ListInstrument) -> None:
+        spec = cmd.spec
+        markets = self.matcher.markets
+        if spec.symbol in markets:
+            self._reject("ListInstrument", "", spec.symbol, Reason.INSTRUMENT_EXISTS)
+            return
+        index = self.indices.get(spec.underlying)
+        if index is None:
+            index = self.indices[spec.underlying] = UnderlyingIndex(spec.underlying)
+        inst_id = len(self.instruments_by_id) + 1
+        try:
+            inst = Instrument.from_spec(inst_id, spec, index)
+        except InstrumentError as exc:
+            self.out.append(RequestRejected("ListInstrument", "", spec.symbol, Reason.INVALID_ORDER, str(exc)))
+            return
+        self.instruments_by_id[inst_id] = inst
+        markets[spec.symbol] = Market(inst)
+        self.out.append(InstrumentListed(spec.symbol, inst_id))
+
+    def _delist(self, cmd: DelistInstrument) -> None:
+        market = self.matcher.markets.get(cmd.symbol)
+        if market is None or not market.instrument.active:
+            self._reject("DelistInstrument", "", cmd.symbol, Reason.UNKNOWN_INSTRUMENT)
+            return
+        market.instrument.active = False
+        self.matcher.cancel_all(Reason.INSTRUMENT_DELISTED, cmd.symbol)
+        self.out.append(InstrumentDelisted(cmd.symbol))

@@ -1,0 +1,64 @@
+"""Small enumerations shared by commands, events and the book. Values are stable: they are journaled."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Side(IntEnum):
+    """The sign is the direction of the position change: a buy adds, a sell subtracts."""
+
+    BUY = 1
+    SELL = -1
+
+
+class OrderType(IntEnum):
+    LIMIT = 1
+    MARKET = 2
+    STOP_MARKET = 3
+    STOP_LIMIT = 4
+
+
+class TimeInForce(IntEnum):
+    GTC = 1
+    IOC = 2
+    FOK = 3
+    GTD = 4
+
+
+class TriggerBy(IntEnum):
+    """What a stop order watches."""
+
+    MARK = 1
+    LAST = 2
+
+
+class StpMode(IntEnum):
+    """Self-trade prevention: what happens when an order would trade against its own account."""
+
+    CANCEL_NEWEST = 1  # the incoming order's remainder is cancelled
+    CANCEL_OLDEST = 2  # the resting order is cancelled and matching goes on
+    CANCEL_BOTH = 3
+    DECREMENT_AND_CANCEL = 4  # both shrink by the smaller size; whichever reaches zero is cancelled
+
+
+class BalanceReason(IntEnum):
+    DEPOSIT = 1
+    WITHDRAWAL = 2
+    TRADE = 3  # premium, realised P&L and fee of one fill, netted
+    FEE_INCOME = 4  # the fee account's side of a fill
+
+
+class CancelRequest(IntEnum):
+    """Which request a CancelRejected answers (FIX CxlRejResponseTo)."""
+
+    CANCEL = 1
+    REPLACE = 2
+
+
+class MassCancelScope(IntEnum):
+    """Why a mass cancel happens; the reason code on each OrderCancelled follows from it."""
+
+    REQUEST = 1
+    DISCONNECT = 2
+    ADMIN = 3

@@ -1,0 +1,1 @@
+"""RFQ auctions: requests, maker quotes, awards, market-maker protection, and their REST/WS routes."""

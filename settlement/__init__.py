@@ -1,0 +1,1 @@
+"""Netting, batch building, the chain client, deposits, withdrawals, reconciliation and exit proofs."""
