@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -231,7 +231,7 @@ class Catalog:
         if opt is None:
             return []
         fees = self.data.fees.option
-        ladders = {rule.tenor: rule for rule in opt.ladders}
+        ladders: dict[str, LadderRule] = {rule.tenor: rule for rule in opt.ladders}
         reference = reference_price if reference_price is not None else rules.reference_price
         specs: list[InstrumentSpec] = []
         for expiry, tenor in _expiries(opt, as_of):
@@ -294,5 +294,5 @@ class Catalog:
         return new, expired
 
 
-def _contract_fields(rules: ContractRules) -> dict[str, object]:
+def _contract_fields(rules: ContractRules) -> dict[str, Any]:
     return {name: getattr(rules, name) for name in ContractRules.model_fields}

@@ -9,13 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from config.catalog import DEFAULT_CATALOG_PATH
 
 
 class VenueSettings(BaseSettings):
-    """All process-level settings. Environment variables win over the TOML file named by ``VENUE_CONFIG_FILE``."""
+    """All process-level settings. The environment wins over the TOML file named by ``VENUE_CONFIG_FILE``."""
 
     model_config = SettingsConfigDict(env_prefix="VENUE_", extra="forbid", frozen=True)
 
@@ -25,7 +30,9 @@ class VenueSettings(BaseSettings):
     catalog_as_of: str | None = Field(
         default=None, description="ISO date the option ladder is generated from; today (UTC) when unset"
     )
-    database_url: str | None = Field(default=None, description="PostgreSQL DSN; SQLite under data_dir if unset")
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL DSN; SQLite under data_dir if unset"
+    )
     redis_url: str | None = Field(default=None, description="Redis URL; in-process bus if unset")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

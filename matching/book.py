@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from matching.instruments import Instrument
+
+if TYPE_CHECKING:
+    from matching.ledger import Account
 
 
 @dataclass(slots=True, eq=False)
@@ -26,7 +30,7 @@ class Order:
     """A live order: resting in a book, or a stop held off the book until triggered."""
 
     order_id: int
-    account: object = field(repr=False)  # matching.ledger.Account; loosely typed: the book needs no ledger
+    account: Account = field(repr=False)
     client_order_id: str
     instrument: Instrument = field(repr=False)
     side: int  # +1 buy, -1 sell

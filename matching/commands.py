@@ -7,16 +7,22 @@ sequencer stamps both into the ``CommandRecord`` at intake, and replay applies t
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from config.catalog import InstrumentSpec
+
+# Every integer a command carries fits the journal's 64-bit encoding; decoding from a wire or the
+# journal with msgspec enforces it, so an out-of-range value is refused at the front door.
+I64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class _Command(msgspec.Struct, frozen=True, tag=True, kw_only=True, gc=False):
     pass
 
 
-class NewOrder(_Command):
+class NewOrder(_Command, frozen=True):
     """Place an order. ``price_ticks`` is ignored (0) for market and stop-market orders.
 
     ``stop_price_ticks`` and ``trigger_by`` apply to stop orders; ``expire_ns`` to GTD;
@@ -26,110 +32,110 @@ class NewOrder(_Command):
     account: str
     client_order_id: str
     symbol: str
-    side: int
-    qty_lots: int
-    price_ticks: int = 0
-    order_type: int = 1
-    tif: int = 1
-    expire_ns: int = 0
+    side: I64
+    qty_lots: I64
+    price_ticks: I64 = 0
+    order_type: I64 = 1
+    tif: I64 = 1
+    expire_ns: I64 = 0
     post_only: bool = False
     reduce_only: bool = False
-    stop_price_ticks: int = 0
-    trigger_by: int = 0
-    stp_mode: int = 0
+    stop_price_ticks: I64 = 0
+    trigger_by: I64 = 0
+    stp_mode: I64 = 0
 
 
-class CancelOrder(_Command):
+class CancelOrder(_Command, frozen=True):
     """Cancel by ``order_id``, or by ``client_order_id`` when ``order_id`` is 0."""
 
     account: str
-    order_id: int = 0
+    order_id: I64 = 0
     client_order_id: str = ""
 
 
-class ReplaceOrder(_Command):
+class ReplaceOrder(_Command, frozen=True):
     """Cancel-replace: new total quantity (including what is filled), new price, new client order id.
 
     Keeps time priority only when the price is unchanged and the quantity goes down.
     """
 
     account: str
-    qty_lots: int
-    price_ticks: int
-    order_id: int = 0
+    qty_lots: I64
+    price_ticks: I64
+    order_id: I64 = 0
     orig_client_order_id: str = ""
     client_order_id: str = ""
-    stop_price_ticks: int = 0
+    stop_price_ticks: I64 = 0
 
 
-class MassCancel(_Command):
+class MassCancel(_Command, frozen=True):
     """Cancel every live order matching all given filters. ``account`` empty means every account."""
 
     account: str = ""
     symbol: str = ""
     underlying: str = ""
-    side: int = 0
-    scope: int = 1  # matching.types.MassCancelScope
+    side: I64 = 0
+    scope: I64 = 1  # matching.types.MassCancelScope
     request_id: str = ""
 
 
-class SetStpMode(_Command):
+class SetStpMode(_Command, frozen=True):
     account: str
-    stp_mode: int
+    stp_mode: I64
 
 
-class Deposit(_Command):
+class Deposit(_Command, frozen=True):
     """Credit collateral. ``reference`` (e.g. tx hash and log index) makes it idempotent."""
 
     account: str
-    amount_micro: int
+    amount_micro: I64
     reference: str
 
 
-class Withdraw(_Command):
+class Withdraw(_Command, frozen=True):
     """Debit collateral if the account's available funds allow it."""
 
     account: str
-    amount_micro: int
+    amount_micro: I64
     reference: str
 
 
-class MarkUpdate(_Command):
+class MarkUpdate(_Command, frozen=True):
     """New marks of one underlying: its index in micro-USDC and per-instrument mark prices in ticks."""
 
     underlying: str
-    index_price_micro: int
-    marks: tuple[tuple[str, int], ...] = ()
+    index_price_micro: I64
+    marks: tuple[tuple[str, I64], ...] = ()
 
 
-class HaltInstrument(_Command):
+class HaltInstrument(_Command, frozen=True):
     symbol: str
     reason: str = ""
 
 
-class ResumeInstrument(_Command):
+class ResumeInstrument(_Command, frozen=True):
     symbol: str
 
 
-class KillSwitch(_Command):
+class KillSwitch(_Command, frozen=True):
     """Halt every instrument and cancel every order, until ResumeVenue."""
 
     reason: str = ""
 
 
-class ResumeVenue(_Command):
+class ResumeVenue(_Command, frozen=True):
     pass
 
 
-class ListInstrument(_Command):
+class ListInstrument(_Command, frozen=True):
     spec: InstrumentSpec
 
 
-class DelistInstrument(_Command):
+class DelistInstrument(_Command, frozen=True):
     symbol: str
 
 
-class ClockTick(_Command):
+class ClockTick(_Command, frozen=True):
     """Lets time pass with no other command: GTD expiries, circuit-breaker cool-offs."""
 
 
@@ -155,6 +161,6 @@ Command = (
 class CommandRecord(msgspec.Struct, frozen=True, array_like=True, gc=False):
     """A command as the sequencer took it: its sequence number and intake time are part of the record."""
 
-    seq: int
-    ts_ns: int
+    seq: I64
+    ts_ns: I64
     command: Command

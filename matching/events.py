@@ -14,7 +14,7 @@ class _Event(msgspec.Struct, frozen=True, tag=True, gc=False):
     pass
 
 
-class OrderAccepted(_Event):
+class OrderAccepted(_Event, frozen=True):
     order_id: int
     account: str
     client_order_id: str
@@ -30,7 +30,7 @@ class OrderAccepted(_Event):
     reduce_only: bool
 
 
-class OrderRejected(_Event):
+class OrderRejected(_Event, frozen=True):
     account: str
     client_order_id: str
     symbol: str
@@ -38,7 +38,7 @@ class OrderRejected(_Event):
     text: str
 
 
-class OrderCancelled(_Event):
+class OrderCancelled(_Event, frozen=True):
     order_id: int
     account: str
     client_order_id: str
@@ -49,7 +49,7 @@ class OrderCancelled(_Event):
     reason: int
 
 
-class OrderExpired(_Event):
+class OrderExpired(_Event, frozen=True):
     order_id: int
     account: str
     client_order_id: str
@@ -59,7 +59,7 @@ class OrderExpired(_Event):
     leaves_qty: int
 
 
-class OrderTriggered(_Event):
+class OrderTriggered(_Event, frozen=True):
     order_id: int
     account: str
     client_order_id: str
@@ -67,7 +67,7 @@ class OrderTriggered(_Event):
     trigger_price_ticks: int
 
 
-class OrderReplaced(_Event):
+class OrderReplaced(_Event, frozen=True):
     order_id: int
     account: str
     client_order_id: str
@@ -82,7 +82,7 @@ class OrderReplaced(_Event):
     priority_kept: bool
 
 
-class OrderReduced(_Event):
+class OrderReduced(_Event, frozen=True):
     """An order shrank without a fill (self-trade decrement, reduce-only resize)."""
 
     order_id: int
@@ -95,7 +95,7 @@ class OrderReduced(_Event):
     reason: int
 
 
-class CancelRejected(_Event):
+class CancelRejected(_Event, frozen=True):
     account: str
     order_id: int
     client_order_id: str
@@ -104,7 +104,7 @@ class CancelRejected(_Event):
     text: str
 
 
-class Trade(_Event):
+class Trade(_Event, frozen=True):
     trade_id: int
     symbol: str
     price_ticks: int
@@ -126,7 +126,7 @@ class Trade(_Event):
     taker_cum_value: int
 
 
-class BookDelta(_Event):
+class BookDelta(_Event, frozen=True):
     """The new state of one price level; ``qty_lots`` 0 means the level is gone."""
 
     symbol: str
@@ -137,7 +137,7 @@ class BookDelta(_Event):
     order_count: int
 
 
-class PositionChanged(_Event):
+class PositionChanged(_Event, frozen=True):
     account: str
     symbol: str
     qty_lots: int
@@ -145,7 +145,7 @@ class PositionChanged(_Event):
     realised_pnl_micro: int  # cumulative
 
 
-class BalanceChanged(_Event):
+class BalanceChanged(_Event, frozen=True):
     account: str
     delta_micro: int
     collateral_micro: int
@@ -153,24 +153,24 @@ class BalanceChanged(_Event):
     reference: str
 
 
-class MarksUpdated(_Event):
+class MarksUpdated(_Event, frozen=True):
     underlying: str
     index_price_micro: int
     instruments: int
 
 
-class MassCancelDone(_Event):
+class MassCancelDone(_Event, frozen=True):
     account: str
     request_id: str
     cancelled: int
 
 
-class StpModeSet(_Event):
+class StpModeSet(_Event, frozen=True):
     account: str
     stp_mode: int
 
 
-class RequestRejected(_Event):
+class RequestRejected(_Event, frozen=True):
     """A non-order command (deposit, withdrawal, admin) refused."""
 
     command: str
@@ -180,31 +180,31 @@ class RequestRejected(_Event):
     text: str
 
 
-class InstrumentHalted(_Event):
+class InstrumentHalted(_Event, frozen=True):
     symbol: str
     reason: int
     text: str
     until_ns: int  # 0: until resumed by command
 
 
-class InstrumentResumed(_Event):
+class InstrumentResumed(_Event, frozen=True):
     symbol: str
 
 
-class VenueHalted(_Event):
+class VenueHalted(_Event, frozen=True):
     text: str
 
 
-class VenueResumed(_Event):
+class VenueResumed(_Event, frozen=True):
     pass
 
 
-class InstrumentListed(_Event):
+class InstrumentListed(_Event, frozen=True):
     symbol: str
     instrument_id: int
 
 
-class InstrumentDelisted(_Event):
+class InstrumentDelisted(_Event, frozen=True):
     symbol: str
 
 

@@ -44,7 +44,9 @@ class Account:
     client_ids: dict[str, Order] = field(default_factory=dict, repr=False)  # live orders by client order id
     order_margin: int = 0  # sum of margin_micro of resting orders
     stp_mode: int = StpMode.CANCEL_NEWEST
-    reduce_only: dict[int, list[Order]] = field(default_factory=dict, repr=False)  # resting reduce-only, by instrument id
+    reduce_only: dict[int, list[Order]] = field(
+        default_factory=dict, repr=False
+    )  # resting reduce-only, by instrument id
 
     def position(self, instrument: Instrument) -> Position:
         pos = self.positions.get(instrument.id)
@@ -71,7 +73,9 @@ class Ledger:
         return account
 
     @staticmethod
-    def book_fill(account: Account, instrument: Instrument, signed_qty: int, price_ticks: int, fee: int) -> int:
+    def book_fill(
+        account: Account, instrument: Instrument, signed_qty: int, price_ticks: int, fee: int
+    ) -> int:
         """Apply one side of a fill; returns the cash delta (premium or realised P&L, less the fee)."""
         pos = account.positions.get(instrument.id)
         if pos is None:

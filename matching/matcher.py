@@ -108,7 +108,9 @@ class Matcher:
             qty = min(qty, self._reduce_only_room(account, inst, cmd.side))
             if qty <= 0:
                 reason = Reason.REDUCE_ONLY_WOULD_INCREASE
-                self.out.append(OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
+                self.out.append(
+                    OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason))
+                )
                 return
         order_type = cmd.order_type
         order = Order(
@@ -160,7 +162,11 @@ class Matcher:
             return Reason.QTY_ABOVE_MAX
         if cmd.client_order_id and cmd.client_order_id in account.client_ids:
             return Reason.DUPLICATE_CLIENT_ORDER_ID
-        order_type, tif = cmd.order_type, cmd.tif
+        return self._validate_terms(cmd, inst)
+
+    def _validate_terms(self, cmd: NewOrder, inst: Instrument) -> int:
+        """Order type, time in force, price and stop fields, and the price band."""
+        order_type, tif, qty = cmd.order_type, cmd.tif, cmd.qty_lots
         if tif != GTC and tif != IOC and tif != FOK and tif != GTD:
             return Reason.INVALID_ORDER
         if tif == GTD and cmd.expire_ns <= self.now:
@@ -210,7 +216,7 @@ class Matcher:
         return price <= mark + band if side > 0 else price >= mark - band
 
     def _reduce_only_room(self, account: Account, inst: Instrument, side: int) -> int:
-        """Lots a reduce-only order on ``side`` may still take: the opposite position less resting reducers."""
+        """Lots a reduce-only order on ``side`` may take: the opposite position less resting reducers."""
         pos = account.positions.get(inst.id)
         qty = pos.qty if pos else 0
         room = -qty * side
@@ -226,7 +232,6 @@ class Matcher:
         self.next_order_id = order_id + 1
         order.order_id = order_id
         account = order.account
-        assert isinstance(account, Account)
         account.orders[order_id] = order
         if order.client_order_id:
             account.client_ids[order.client_order_id] = order
@@ -256,57 +261,67 @@ class Matcher:
     def _execute(self, order: Order, market: Market, announce: bool) -> None:
         """Risk-check, accept (if ``announce``), match, then rest or cancel the remainder.
 
-        For a triggered stop (``announce`` False) a failed check cancels the order instead of rejecting.
+        For a triggered stop or a re-queued replace (``announce`` False) the order is live already,
+        and a failed check cancels it instead of rejecting.
         """
-        inst = market.instrument
         book = market.book
-        side = order.side
-        opposite = book.asks if side > 0 else book.bids
-        account = order.account
-        assert isinstance(account, Account)
+        opposite = book.asks if order.side > 0 else book.bids
         is_market = order.order_type == MARKET or order.order_type == STOP_MARKET
         if is_market:
-            order.price = self._protected_price(inst, side, opposite)
-        reason = 0
-        if order.price <= 0:
-            reason = Reason.NO_LIQUIDITY
-        elif order.post_only and opposite.best and (order.price - opposite.best) * side >= 0:
-            reason = Reason.POST_ONLY_WOULD_TAKE
-        elif not order.reduce_only:
-            risk = self.risk
-            margin = risk.order_margin(account, inst, side, order.price, order.leaves)
-            reason = risk.check_order(account, inst, side, order.price, order.leaves, margin)
-        if not reason and order.tif == FOK and self._fillable(order, opposite) < order.leaves:
-            reason = Reason.FOK_NOT_FILLED
+            order.price = self._protected_price(market.instrument, order.side, opposite)
+        checked_leaves = order.leaves
+        reason, margin = self._admit(order, opposite)
         if reason:
             if announce:
                 self.out.append(
-                    OrderRejected(account.id, order.client_order_id, inst.symbol, reason, text(reason))
+                    OrderRejected(
+                        order.account.id, order.client_order_id, order.instrument.symbol, reason, text(reason)
+                    )
                 )
             else:
                 self._cancel(order, reason)
             return
         if announce:
             self._accept(order)
-        if opposite.best and (order.price - opposite.best) * side >= 0:
-            stop_reason = self._match(order, market, opposite)
-        else:
-            stop_reason = 0
+        stopped = 0
+        if opposite.best and (order.price - opposite.best) * order.side >= 0:
+            stopped = self._match(order, market, opposite)
         if order.leaves == 0:
             self._forget(order)
-        elif stop_reason or is_market or order.tif == IOC or order.tif == FOK:
-            if not stop_reason:
+        elif stopped or is_market or order.tif == IOC or order.tif == FOK:
+            if not stopped:
                 if is_market:
-                    stop_reason = Reason.MARKET_PROTECTION if opposite.best else Reason.NO_LIQUIDITY
+                    stopped = Reason.MARKET_PROTECTION if opposite.best else Reason.NO_LIQUIDITY
                 else:
-                    stop_reason = Reason.IOC_REMAINDER
-            self._cancel(order, stop_reason)
+                    stopped = Reason.IOC_REMAINDER
+            self._cancel(order, stopped)
         else:
-            self._rest(order, book)
+            if order.leaves != checked_leaves:
+                margin = margin * order.leaves // checked_leaves
+            self._rest(order, book, margin)
             if announce:
                 self._track_expiry(order)
         if market.stops.live and not self._in_stops:
             self._run_stops(market)
+
+    def _admit(self, order: Order, opposite: BookSide) -> tuple[int, int]:
+        """(reject reason or 0, margin to hold for ``order.leaves``) for an order about to execute."""
+        side, price = order.side, order.price
+        if price <= 0:
+            return Reason.NO_LIQUIDITY, 0
+        if order.post_only and opposite.best and (price - opposite.best) * side >= 0:
+            return Reason.POST_ONLY_WOULD_TAKE, 0
+        margin = 0
+        if not order.reduce_only:
+            risk = self.risk
+            account, inst = order.account, order.instrument
+            margin = risk.order_margin(account, inst, side, price, order.leaves)
+            reason = risk.check_order(account, inst, side, price, order.leaves, margin)
+            if reason:
+                return reason, 0
+        if order.tif == FOK and self._fillable(order, opposite) < order.leaves:
+            return Reason.FOK_NOT_FILLED, 0
+        return 0, margin
 
     @staticmethod
     def _protected_price(inst: Instrument, side: int, opposite: BookSide) -> int:
@@ -340,48 +355,56 @@ class Matcher:
     # -- matching ---------------------------------------------------------------------------------
 
     def _match(self, taker: Order, market: Market, opposite: BookSide) -> int:
-        """Trade ``taker`` against ``opposite`` while prices cross; 0, or the reason matching stopped early."""
+        """Trade ``taker`` against ``opposite`` while prices cross; 0, or why matching stopped early.
+
+        Events: per fill a Trade and the maker's PositionChanged (and BalanceChanged when its cash
+        moved); per level a BookDelta; once at the end the taker's PositionChanged and BalanceChanged
+        and the fee account's BalanceChanged, carrying the state after the whole match.
+        """
         inst = market.instrument
+        inst_id = inst.id
         symbol = inst.symbol
         side = taker.side
         limit = taker.price
         account = taker.account
-        assert isinstance(account, Account)
         breaker = market.breaker
         now = self.now
         out = self.out
-        book = market.book
         ledger = self.ledger
-        fee_account = ledger.fee_account
         risk = self.risk
         book_fill = ledger.book_fill
+        fee_micro = inst.fee_micro
+        taker_pos = account.positions.get(inst_id)
+        taker_old = taker_pos.qty if taker_pos else 0
+        taker_cash = fees = fills = 0
+        result = 0
         while taker.leaves and opposite.best and (limit - opposite.best) * side >= 0:
             price = opposite.best
             if not breaker.allows(price, now):
                 self._trip(market)
-                return Reason.CIRCUIT_BREAKER
+                result = Reason.CIRCUIT_BREAKER
+                break
             level = opposite.levels[price]
-            traded = False
-            stop = 0
+            level_fills = fills
             # Every step either consumes the head (filled or pulled) or ends the taker, so the loop
             # always works on level.head; that also stays right when reduce-only enforcement pulls orders.
             while taker.leaves and (maker := level.head) is not None:
                 maker_account = maker.account
-                assert isinstance(maker_account, Account)
                 if maker_account is account:
-                    stop = self._self_trade(taker, maker, opposite)
-                    if stop:
+                    result = self._self_trade(taker, maker, opposite)
+                    if result:
                         break
                     continue
                 qty = taker.leaves if taker.leaves < maker.leaves else maker.leaves
-                maker_fee = inst.fee_micro(price, qty, True)
-                taker_fee = inst.fee_micro(price, qty, False)
+                maker_fee = fee_micro(price, qty, True)
+                taker_fee = fee_micro(price, qty, False)
+                value = price * qty
                 maker.leaves -= qty
                 maker.cum_qty += qty
-                maker.cum_value += price * qty
+                maker.cum_value += value
                 taker.leaves -= qty
                 taker.cum_qty += qty
-                taker.cum_value += price * qty
+                taker.cum_value += value
                 level.total -= qty
                 trade_id = self.next_trade_id
                 self.next_trade_id = trade_id + 1
@@ -408,23 +431,22 @@ class Matcher:
                         taker.cum_value,
                     )
                 )
-                maker_pos = maker_account.positions.get(inst.id)
+                maker_pos = maker_account.positions.get(inst_id)
                 maker_old = maker_pos.qty if maker_pos else 0
-                taker_pos = account.positions.get(inst.id)
-                taker_old = taker_pos.qty if taker_pos else 0
                 maker_cash = book_fill(maker_account, inst, -side * qty, price, maker_fee)
-                taker_cash = book_fill(account, inst, side * qty, price, taker_fee)
-                fee_account.collateral += maker_fee + taker_fee
-                maker_pos = maker_account.positions[inst.id]
-                taker_pos = account.positions[inst.id]
-                out.append(PositionChanged(maker_account.id, symbol, maker_pos.qty, maker_pos.cost, maker_pos.realised))
-                out.append(PositionChanged(account.id, symbol, taker_pos.qty, taker_pos.cost, taker_pos.realised))
-                out.append(BalanceChanged(maker_account.id, maker_cash, maker_account.collateral, TRADE_REASON, ""))
-                out.append(BalanceChanged(account.id, taker_cash, account.collateral, TRADE_REASON, ""))
-                if maker_fee or taker_fee:
+                taker_cash += book_fill(account, inst, side * qty, price, taker_fee)
+                fees += maker_fee + taker_fee
+                fills += 1
+                maker_pos = maker_account.positions[inst_id]
+                out.append(
+                    PositionChanged(
+                        maker_account.id, symbol, maker_pos.qty, maker_pos.cost, maker_pos.realised
+                    )
+                )
+                if maker_cash:
                     out.append(
                         BalanceChanged(
-                            fee_account.id, maker_fee + taker_fee, fee_account.collateral, FEE_REASON, ""
+                            maker_account.id, maker_cash, maker_account.collateral, TRADE_REASON, ""
                         )
                     )
                 if maker.leaves == 0:
@@ -435,19 +457,34 @@ class Matcher:
                     maker.margin_micro = old_margin * maker.leaves // (maker.leaves + qty)
                     maker_account.order_margin -= old_margin - maker.margin_micro
                 risk.on_position_change(maker_account, inst, maker_old, maker_pos.qty)
-                risk.on_position_change(account, inst, taker_old, taker_pos.qty)
                 if maker_account.reduce_only:
                     self._enforce_reduce_only(maker_account, market)
-                if account.reduce_only:
-                    self._enforce_reduce_only(account, market)
-                traded = True
-            self._level_delta(book, -side, price, level.total, level.count)
-            if traded:
+            self._level_delta(market.book, -side, price, level.total, level.count)
+            if fills > level_fills:
                 inst.last_trade_ticks = price
                 breaker.record(price, now)
-            if stop:
-                return stop
-        return 0
+            if result:
+                break
+        if fills:
+            self._settle_taker(taker, market, taker_old, taker_cash, fees)
+        return result
+
+    def _settle_taker(self, taker: Order, market: Market, old_qty: int, cash: int, fees: int) -> None:
+        """The taker's and the fee account's state after a match that filled, as one event each."""
+        inst = market.instrument
+        account = taker.account
+        pos = account.positions[inst.id]
+        out = self.out
+        out.append(PositionChanged(account.id, inst.symbol, pos.qty, pos.cost, pos.realised))
+        if cash:
+            out.append(BalanceChanged(account.id, cash, account.collateral, TRADE_REASON, ""))
+        if fees:
+            fee_account = self.ledger.fee_account
+            fee_account.collateral += fees
+            out.append(BalanceChanged(fee_account.id, fees, fee_account.collateral, FEE_REASON, ""))
+        self.risk.on_position_change(account, inst, old_qty, pos.qty)
+        if account.reduce_only:
+            self._enforce_reduce_only(account, market)
 
     def _self_trade(self, taker: Order, maker: Order, opposite: BookSide) -> int:
         """Apply the taker's STP mode against its own resting ``maker``; non-zero stops the taker."""
@@ -484,16 +521,14 @@ class Matcher:
 
     # -- resting, shrinking, removing ---------------------------------------------------------------
 
-    def _rest(self, order: Order, book: OrderBook) -> None:
+    def _rest(self, order: Order, book: OrderBook, margin: int) -> None:
+        """Put the open part on the book, holding ``margin`` (micro-USDC) against the account."""
         account = order.account
-        assert isinstance(account, Account)
-        inst = order.instrument
-        if not order.reduce_only:
-            margin = self.risk.order_margin(account, inst, order.side, order.price, order.leaves)
+        if order.reduce_only:
+            account.reduce_only.setdefault(order.instrument.id, []).append(order)
+        else:
             order.margin_micro = margin
             account.order_margin += margin
-        else:
-            account.reduce_only.setdefault(inst.id, []).append(order)
         side = book.bids if order.side > 0 else book.asks
         level = side.append(order)
         self._level_delta(book, order.side, level.price, level.total, level.count)
@@ -505,7 +540,6 @@ class Matcher:
     def _forget(self, order: Order) -> None:
         """Drop a finished order from every index (account, client ids, margin, reduce-only list)."""
         account = order.account
-        assert isinstance(account, Account)
         order_id = order.order_id
         self.orders.pop(order_id, None)
         del account.orders[order_id]
@@ -532,7 +566,6 @@ class Matcher:
         if order.order_id:
             self._forget(order)
         account = order.account
-        assert isinstance(account, Account)
         self.out.append(
             OrderCancelled(
                 order.order_id,
@@ -562,7 +595,6 @@ class Matcher:
         order.level.total -= qty
         if order.margin_micro:
             account = order.account
-            assert isinstance(account, Account)
             old = order.margin_micro
             order.margin_micro = old * order.leaves // (order.leaves + qty)
             account.order_margin -= old - order.margin_micro
@@ -570,7 +602,6 @@ class Matcher:
 
     def _reduced(self, order: Order, reason: int) -> None:
         account = order.account
-        assert isinstance(account, Account)
         self.out.append(
             OrderReduced(
                 order.order_id,
@@ -755,7 +786,6 @@ class Matcher:
         level.total -= cut
         if order.margin_micro:
             account = order.account
-            assert isinstance(account, Account)
             old = order.margin_micro
             order.margin_micro = old * new_leaves // (new_leaves + cut)
             account.order_margin -= old - order.margin_micro
@@ -767,7 +797,6 @@ class Matcher:
         level = book_side.remove(order)
         self._level_delta(market.book, order.side, level.price, level.total, level.count)
         account = order.account
-        assert isinstance(account, Account)
         account.order_margin -= order.margin_micro
         order.margin_micro = 0
         if order.reduce_only:
@@ -777,7 +806,9 @@ class Matcher:
         self._execute(order, market, announce=False)
 
     def mass_cancel(self, cmd: MassCancel) -> None:
-        reason = MASS_REASONS.get(MassCancelScope(cmd.scope), Reason.MASS_CANCEL) if cmd.scope in (1, 2, 3) else 0
+        reason = (
+            MASS_REASONS.get(MassCancelScope(cmd.scope), Reason.MASS_CANCEL) if cmd.scope in (1, 2, 3) else 0
+        )
         if not reason or cmd.side not in (0, 1, -1):
             reason = Reason.INVALID_ORDER
             self._cancel_reject(cmd.account, 0, cmd.request_id, CancelRequest.CANCEL, reason)
@@ -828,11 +859,15 @@ class Matcher:
                 market.stops.remove(order)
             self._forget(order)
             account = order.account
-            assert isinstance(account, Account)
             self.out.append(
                 OrderExpired(
-                    order_id, account.id, order.client_order_id, order.instrument.symbol, order.side,
-                    order.cum_qty, leaves,
+                    order_id,
+                    account.id,
+                    order.client_order_id,
+                    order.instrument.symbol,
+                    order.side,
+                    order.cum_qty,
+                    leaves,
                 )
             )
 
@@ -848,7 +883,7 @@ class Matcher:
             self._in_stops = False
 
     def _work_off_stops(self, market: Market) -> None:
-        """Trigger due stops one at a time, oldest first, until none is due (a cascade runs here, not recursively)."""
+        """Trigger due stops one at a time, oldest first, until none is due (cascades loop, never recurse)."""
         inst = market.instrument
         stops = market.stops
         while not inst.halted and not self.venue_halted:
@@ -857,7 +892,6 @@ class Matcher:
                 return
             ref = inst.mark_ticks if order.trigger_by == TriggerBy.MARK else inst.last_trade_ticks
             account = order.account
-            assert isinstance(account, Account)
             self.out.append(
                 OrderTriggered(order.order_id, account.id, order.client_order_id, inst.symbol, ref)
             )

@@ -24,21 +24,31 @@ from matching.reasons import Reason
 
 
 class RiskCheck(Protocol):
-    def order_margin(self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int) -> int:
+    def order_margin(
+        self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int
+    ) -> int:
         """Margin in micro-USDC to hold while this order rests (>= 0)."""
         ...
 
     def check_order(
-        self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int, margin_micro: int
+        self,
+        account: Account,
+        instrument: Instrument,
+        side: int,
+        price_ticks: int,
+        qty_lots: int,
+        margin_micro: int,
     ) -> int:
-        """0 if the order may go ahead, else a ``Reason`` code. ``margin_micro`` is ``order_margin``'s answer."""
+        """0 if the order may go ahead, else a ``Reason`` code. ``margin_micro``: what order_margin said."""
         ...
 
     def check_withdrawal(self, account: Account, amount_micro: int) -> int:
         """0 if ``amount_micro`` may leave the account, else a ``Reason`` code."""
         ...
 
-    def on_position_change(self, account: Account, instrument: Instrument, old_qty: int, new_qty: int) -> None:
+    def on_position_change(
+        self, account: Account, instrument: Instrument, old_qty: int, new_qty: int
+    ) -> None:
         """Called after every fill for each side, with the position before and after, in lots."""
         ...
 
@@ -57,16 +67,27 @@ class StandInMargin:
     def __init__(self, params: StandInParams | None = None) -> None:
         self.params = params or StandInParams()
 
-    def order_margin(self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int) -> int:
+    def order_margin(
+        self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int
+    ) -> int:
         premium = price_ticks * qty_lots * instrument.micro_per_tick_lot
         if not instrument.is_option:
             return premium * self.params.perp_im_rate_ppm // PPM
         if side > 0:
             return premium
-        return premium + instrument.underlying_notional_micro(qty_lots) * self.params.short_option_rate_ppm // PPM
+        return (
+            premium
+            + instrument.underlying_notional_micro(qty_lots) * self.params.short_option_rate_ppm // PPM
+        )
 
     def check_order(
-        self, account: Account, instrument: Instrument, side: int, price_ticks: int, qty_lots: int, margin_micro: int
+        self,
+        account: Account,
+        instrument: Instrument,
+        side: int,
+        price_ticks: int,
+        qty_lots: int,
+        margin_micro: int,
     ) -> int:
         if margin_micro <= self.available(account):
             return 0
@@ -77,7 +98,9 @@ class StandInMargin:
             return 0
         return Reason.INSUFFICIENT_FUNDS
 
-    def on_position_change(self, account: Account, instrument: Instrument, old_qty: int, new_qty: int) -> None:
+    def on_position_change(
+        self, account: Account, instrument: Instrument, old_qty: int, new_qty: int
+    ) -> None:
         return None
 
     def available(self, account: Account) -> int:

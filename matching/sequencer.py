@@ -124,8 +124,8 @@ class Sequencer:
             self._lift_halts(ts)
         command = record.command
         self._handlers[type(command)](command)
-        events = self.out[:]
-        self.out.clear()
+        events = self.out
+        self.out = self.matcher.out = []  # hand the list over rather than copy it
         return events
 
     def submit(self, command: Command, ts_ns: int) -> tuple[CommandRecord, list[Event]]:
@@ -175,7 +175,9 @@ class Sequencer:
         account.collateral += cmd.amount_micro
         ledger.net_deposits += cmd.amount_micro
         self.out.append(
-            BalanceChanged(account.id, cmd.amount_micro, account.collateral, BalanceReason.DEPOSIT, cmd.reference)
+            BalanceChanged(
+                account.id, cmd.amount_micro, account.collateral, BalanceReason.DEPOSIT, cmd.reference
+            )
         )
 
     def _withdraw(self, cmd: Withdraw) -> None:
@@ -288,7 +290,9 @@ class Sequencer:
         try:
             inst = Instrument.from_spec(inst_id, spec, index)
         except InstrumentError as exc:
-            self.out.append(RequestRejected("ListInstrument", "", spec.symbol, Reason.INVALID_ORDER, str(exc)))
+            self.out.append(
+                RequestRejected("ListInstrument", "", spec.symbol, Reason.INVALID_ORDER, str(exc))
+            )
             return
         self.instruments_by_id[inst_id] = inst
         markets[spec.symbol] = Market(inst)

@@ -18,7 +18,7 @@ class StopBook:
     __slots__ = ("_heaps", "live")
 
     def __init__(self) -> None:
-        # (trigger_by, side) -> heap of (key, priority, order_id, stop_price); key orders by closeness to trigger
+        # (trigger_by, side) -> heap of (key, priority, order_id, stop_price); key: closeness to trigger
         self._heaps: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {
             (TriggerBy.MARK, 1): [],
             (TriggerBy.MARK, -1): [],
@@ -53,9 +53,9 @@ class StopBook:
                 if order is None or order.stop_price != stop or order.priority != priority:
                     heapq.heappop(heap)
                     continue
-                if (side > 0 and ref >= stop) or (side < 0 and ref <= stop):
-                    if best is None or priority < best[0]:
-                        best = (priority, (trigger_by, side))
+                due = (side > 0 and ref >= stop) or (side < 0 and ref <= stop)
+                if due and (best is None or priority < best[0]):
+                    best = (priority, (trigger_by, side))
                 break
         if best is None:
             return None

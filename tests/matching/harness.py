@@ -24,12 +24,16 @@ def option_spec(**overrides: Any) -> InstrumentSpec:
     """The first BTC call of the seeded catalog, with optional field overrides."""
     import msgspec
 
-    spec = next(s for s in CATALOG.options("BTC", AS_OF) if s.option_type == "C" and s.strike == Decimal(100000))
+    spec = next(
+        s for s in CATALOG.options("BTC", AS_OF) if s.option_type == "C" and s.strike == Decimal(100000)
+    )
     return msgspec.structs.replace(spec, **overrides)
 
 
 class Harness:
-    def __init__(self, specs: Iterable[InstrumentSpec] | None = None, funds: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, specs: Iterable[InstrumentSpec] | None = None, funds: dict[str, int] | None = None
+    ) -> None:
         self.seq = Sequencer(CATALOG.fee_account)
         self.now = T0
         self.records: list[CommandRecord] = []
@@ -37,7 +41,9 @@ class Harness:
         self.batches: list[tuple[int, list[Event]]] = []  # (seq, events) as produced live
         for spec in specs if specs is not None else [CATALOG.perpetual("BTC")]:
             self.do(ListInstrument(spec=spec))
-        for account, amount in (funds if funds is not None else {"A": 10**13, "B": 10**13, "C": 10**13}).items():
+        for account, amount in (
+            funds if funds is not None else {"A": 10**13, "B": 10**13, "C": 10**13}
+        ).items():
             self.do(Deposit(account=account, amount_micro=amount, reference=f"seed-{account}"))
 
     def do(self, command: Command, advance_ns: int = 1_000) -> list[Event]:
@@ -62,14 +68,26 @@ class Harness:
             hasher.update(record.seq, fresh.apply(record))
         return hasher.hexdigest()
 
-    def order(self, account: str, side: int, qty: int, price: int = 0, symbol: str = PERP, **kw: Any) -> list[Event]:
+    def order(
+        self, account: str, side: int, qty: int, price: int = 0, symbol: str = PERP, **kw: Any
+    ) -> list[Event]:
         clid = kw.pop("clid", f"{account}-{len(self.records)}")
         return self.do(
-            NewOrder(account=account, client_order_id=clid, symbol=symbol, side=side, qty_lots=qty, price_ticks=price, **kw)
+            NewOrder(
+                account=account,
+                client_order_id=clid,
+                symbol=symbol,
+                side=side,
+                qty_lots=qty,
+                price_ticks=price,
+                **kw,
+            )
         )
 
     def mark(self, mark_ticks: int, symbol: str = PERP, index_micro: int = 100_000_000_000) -> list[Event]:
-        return self.do(MarkUpdate(underlying="BTC", index_price_micro=index_micro, marks=((symbol, mark_ticks),)))
+        return self.do(
+            MarkUpdate(underlying="BTC", index_price_micro=index_micro, marks=((symbol, mark_ticks),))
+        )
 
     def book(self, symbol: str = PERP) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
         market = self.seq.market(symbol)

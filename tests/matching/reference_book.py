@@ -44,7 +44,9 @@ class ReferenceBook:
 
     def _fillable(self, account: str, side: int, price: int, stp: int, need: int) -> int:
         got = 0
-        for o in sorted((o for o in self.resting if o.side == -side), key=lambda o: (o.price * side, o.priority)):
+        for o in sorted(
+            (o for o in self.resting if o.side == -side), key=lambda o: (o.price * side, o.priority)
+        ):
             if (price - o.price) * side < 0:
                 break
             if o.account == account:
@@ -56,7 +58,9 @@ class ReferenceBook:
                 return got
         return got
 
-    def new(self, account: str, side: int, price: int, qty: int, tif: int, post_only: bool, stp: int, seq: int) -> int:
+    def new(
+        self, account: str, side: int, price: int, qty: int, tif: int, post_only: bool, stp: int, seq: int
+    ) -> int:
         """Returns the order id, or 0 when rejected."""
         if post_only and self._crosses(side, price):
             return 0

@@ -58,7 +58,9 @@ def real_state(h: Harness) -> list[tuple[int, int, int, int, int]]:
     for side in (market.book.bids, market.book.asks):
         for price in side.levels:
             for order in side.orders_at(price):
-                rows.append((order.side, order.price * -order.side, order.priority, order.order_id, order.leaves))
+                rows.append(
+                    (order.side, order.price * -order.side, order.priority, order.order_id, order.leaves)
+                )
     return sorted(rows)
 
 
@@ -77,8 +79,16 @@ def test_long_random_streams_match_reference(seed: int) -> None:
         if roll < 0.6:
             tif = rng.choice((1, 1, 1, 2, 3))
             commands.append(
-                ("new", rng.choice(ACCOUNTS), rng.choice((1, -1)), rng.randint(-8, 8), rng.randint(1, 30), tif,
-                 rng.random() < 0.2, rng.choice((1, 2, 3, 4)))
+                (
+                    "new",
+                    rng.choice(ACCOUNTS),
+                    rng.choice((1, -1)),
+                    rng.randint(-8, 8),
+                    rng.randint(1, 30),
+                    tif,
+                    rng.random() < 0.2,
+                    rng.choice((1, 2, 3, 4)),
+                )
             )
         elif roll < 0.8:
             commands.append(("cancel", rng.randrange(10_000)))
@@ -117,11 +127,18 @@ def check_stream(commands: list[tuple]) -> int:
             if live is None:
                 continue
             seq_no = h.seq.next_seq
-            h.do(ReplaceOrder(account=live.account.id, order_id=order_id, qty_lots=op[3], price_ticks=MID + op[2]))
+            h.do(
+                ReplaceOrder(
+                    account=live.account.id, order_id=order_id, qty_lots=op[3], price_ticks=MID + op[2]
+                )
+            )
             ref.replace(order_id, op[3], MID + op[2], seq_no)
         else:
             continue
-        fills.extend((t.maker_order_id, t.taker_order_id, t.price_ticks, t.qty_lots) for t in of(h.log, Trade)[len(fills):])
+        fills.extend(
+            (t.maker_order_id, t.taker_order_id, t.price_ticks, t.qty_lots)
+            for t in of(h.log, Trade)[len(fills) :]
+        )
         assert fills == ref.fills
         assert real_state(h) == ref.state()
         h.book()  # check_invariants: never crossed, FIFO, level totals

@@ -18,8 +18,8 @@ from datetime import date
 
 from config.catalog import Catalog
 from matching.book import BookSide
-from matching.commands import CancelOrder, CommandRecord, Deposit, ListInstrument, NewOrder
-from matching.events import OrderAccepted, Trade
+from matching.commands import CancelOrder, Command, CommandRecord, Deposit, ListInstrument, NewOrder
+from matching.events import Event, OrderAccepted, Trade
 from matching.sequencer import Sequencer
 
 SYMBOL = "BTC-PERP"
@@ -43,9 +43,9 @@ def build_workload(n_commands: int, seed: int = 7, resting: int = 1_000) -> Work
     seq = Sequencer(Catalog.load().fee_account)
     clock = [1_700_000_000_000_000_000]
 
-    def run(cmd: object, sink: list[CommandRecord]) -> list[object]:
+    def run(cmd: Command, sink: list[CommandRecord]) -> list[Event]:
         clock[0] += 1_000
-        record = seq.stamp(cmd, clock[0])  # type: ignore[arg-type]
+        record = seq.stamp(cmd, clock[0])
         sink.append(record)
         return seq.apply(record)
 
@@ -72,8 +72,12 @@ def build_workload(n_commands: int, seed: int = 7, resting: int = 1_000) -> Work
             price = max(MID + offset, top + 1)
         account = rng.choice(ACCOUNTS)
         cmd = NewOrder(
-            account=account, client_order_id=f"p{counter[0]}", symbol=SYMBOL, side=side,
-            qty_lots=rng.randint(1, 10), price_ticks=price,
+            account=account,
+            client_order_id=f"p{counter[0]}",
+            symbol=SYMBOL,
+            side=side,
+            qty_lots=rng.randint(1, 10),
+            price_ticks=price,
         )
         for event in run(cmd, sink):
             if isinstance(event, OrderAccepted):
@@ -108,8 +112,13 @@ def build_workload(n_commands: int, seed: int = 7, resting: int = 1_000) -> Work
                 mix["new_limit"] += 1
                 continue
             cmd = NewOrder(
-                account=rng.choice(ACCOUNTS), client_order_id=f"t{counter[0]}", symbol=SYMBOL, side=side,
-                qty_lots=qty, price_ticks=price, tif=2,
+                account=rng.choice(ACCOUNTS),
+                client_order_id=f"t{counter[0]}",
+                symbol=SYMBOL,
+                side=side,
+                qty_lots=qty,
+                price_ticks=price,
+                tif=2,
             )
             mix["trades"] += sum(1 for e in run(cmd, measured) if isinstance(e, Trade))
             mix["aggressive"] += 1
