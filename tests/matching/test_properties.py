@@ -49,6 +49,9 @@ def conservation(seq: Sequencer) -> None:
                 cash_less_perp_cost -= pos.cost
     assert all(total == 0 for total in per_instrument.values()), per_instrument
     assert cash_less_perp_cost == ledger.net_deposits
+    for order in seq.matcher.orders.values():  # no quantity appears or vanishes on a live order
+        assert order.qty == order.cum_qty + order.leaves and order.leaves > 0, order
+        assert order.cum_value >= order.cum_qty  # every fill priced at >= 1 tick
 
 
 def real_state(h: Harness) -> list[tuple[int, int, int, int, int]]:
