@@ -7,10 +7,15 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# The matching core is compiled with mypyc at install (setup.py), so it is rebuilt whenever a source it
+# is built from changes: a stale compiled module would shadow the edited .py file.
+COMPILE_SOURCES := setup.py pyproject.toml constraints.txt $(wildcard matching/*.py) config/catalog.py
+
+$(VENV)/.installed: $(COMPILE_SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/pip install --quiet -c constraints.txt setuptools wheel mypy msgspec pydantic pydantic-settings
+	$(BIN)/pip install --quiet --no-build-isolation -c constraints.txt -e ".[dev]"
 	touch $@
 
 run: install
@@ -28,4 +33,5 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name '*.so' -not -path './$(VENV)/*' -delete

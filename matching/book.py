@@ -16,7 +16,6 @@ bid is strictly below the best ask. ``OrderBook.check_invariants`` verifies this
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from matching.instruments import Instrument
@@ -25,43 +24,112 @@ if TYPE_CHECKING:
     from matching.ledger import Account
 
 
-@dataclass(slots=True, eq=False)
 class Order:
-    """A live order: resting in a book, or a stop held off the book until triggered."""
+    """A live order: resting in a book, or a stop held off the book until triggered.
+
+    Units: prices in ticks, quantities in lots, cash in micro-USDC. ``qty`` is the total quantity
+    (filled + open; it shrinks only on a decrement or a replace), ``leaves`` the open part.
+    """
+
+    __slots__ = (
+        "account", "client_order_id", "cum_qty", "cum_value", "expire_ns", "instrument", "leaves", "level",
+        "margin_micro", "next", "order_id", "order_type", "post_only", "prev", "price", "priority", "qty",
+        "reduce_only", "side", "stop_price", "stp_mode", "tif", "trigger_by", "triggered",
+    )  # fmt: skip
 
     order_id: int
-    account: Account = field(repr=False)
+    account: Account
     client_order_id: str
-    instrument: Instrument = field(repr=False)
+    instrument: Instrument
     side: int  # +1 buy, -1 sell
-    price: int  # limit price in ticks; for a market order, its protected price once it trades
-    qty: int  # total quantity in lots, including what is filled
-    leaves: int  # lots still open
-    order_type: int
-    tif: int
-    expire_ns: int = 0
-    post_only: bool = False
-    reduce_only: bool = False
-    stop_price: int = 0
-    trigger_by: int = 0
-    stp_mode: int = 0
-    cum_qty: int = 0
-    cum_value: int = 0  # sum of fill price_ticks x lots, for the average price
-    margin_micro: int = 0  # margin the risk check holds for the open part while it rests
-    prev: Order | None = field(default=None, repr=False)
-    next: Order | None = field(default=None, repr=False)
-    level: Level | None = field(default=None, repr=False)
-    triggered: bool = False
-    priority: int = 0  # sequence number of the command that put it at its level's tail
+    price: int  # limit price; for a market order, its protected price once it trades
+    qty: int
+    leaves: int
+    order_type: int  # matching.types.OrderType
+    tif: int  # matching.types.TimeInForce
+    expire_ns: int  # GTD only
+    post_only: bool
+    reduce_only: bool
+    stop_price: int  # stops only
+    trigger_by: int  # matching.types.TriggerBy
+    stp_mode: int  # matching.types.StpMode
+    cum_qty: int
+    cum_value: int  # sum of fill price x lots, for the average price
+    margin_micro: int  # margin the risk check holds for the open part while it rests
+    prev: Order | None
+    next: Order | None
+    level: Level | None  # the level it rests at; None while held as a stop or off the book
+    triggered: bool
+    priority: int  # sequence number of the command that put it at its level's tail
+
+    def __init__(
+        self,
+        order_id: int,
+        account: Account,
+        client_order_id: str,
+        instrument: Instrument,
+        side: int,
+        price: int,
+        qty: int,
+        leaves: int,
+        order_type: int,
+        tif: int,
+        expire_ns: int = 0,
+        post_only: bool = False,
+        reduce_only: bool = False,
+        stop_price: int = 0,
+        trigger_by: int = 0,
+        stp_mode: int = 0,
+    ) -> None:
+        self.order_id = order_id
+        self.account = account
+        self.client_order_id = client_order_id
+        self.instrument = instrument
+        self.side = side
+        self.price = price
+        self.qty = qty
+        self.leaves = leaves
+        self.order_type = order_type
+        self.tif = tif
+        self.expire_ns = expire_ns
+        self.post_only = post_only
+        self.reduce_only = reduce_only
+        self.stop_price = stop_price
+        self.trigger_by = trigger_by
+        self.stp_mode = stp_mode
+        self.cum_qty = 0
+        self.cum_value = 0
+        self.margin_micro = 0
+        self.prev = None
+        self.next = None
+        self.level = None
+        self.triggered = False
+        self.priority = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.order_id}, {self.instrument.symbol}, side={self.side}, price={self.price}, "
+            f"qty={self.qty}, leaves={self.leaves}, cum={self.cum_qty})"
+        )
 
 
-@dataclass(slots=True, eq=False)
 class Level:
+    """The FIFO queue of orders at one price."""
+
+    __slots__ = ("count", "head", "price", "tail", "total")
+
     price: int
-    head: Order | None = field(default=None, repr=False)
-    tail: Order | None = field(default=None, repr=False)
-    total: int = 0  # lots resting at this price
-    count: int = 0
+    head: Order | None  # oldest
+    tail: Order | None  # newest
+    total: int  # lots resting at this price
+    count: int
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.head = None
+        self.tail = None
+        self.total = 0
+        self.count = 0
 
 
 class BookSide:

@@ -9,14 +9,14 @@ Invariants:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import Final
 
 from config.catalog import InstrumentKind, InstrumentSpec
 
-MICRO = 1_000_000  # micro-USDC per USDC
-PPM = 1_000_000
+MICRO: Final = 1_000_000  # micro-USDC per USDC
+PPM: Final = 1_000_000
 
 
 class InstrumentError(ValueError):
@@ -33,82 +33,96 @@ def _ppm(value: Decimal, what: str, symbol: str) -> int:
     return _exact_int(value * PPM, f"{what} in ppm", symbol)
 
 
-@dataclass(slots=True, eq=False)
 class Instrument:
-    """A listed instrument with its live state (mark, halt). Mutated only by the sequencer thread."""
+    """A listed instrument with its live state (mark, halt). Mutated only by the sequencer thread.
+
+    Built from a catalog spec; raises ``InstrumentError`` if a size is not exact in integer units.
+    """
+
+    __slots__ = (
+        "active", "band_floor_ticks", "band_ppm", "cb_cooloff_ns", "cb_move_ppm", "cb_window_ns", "expiry_ns",
+        "halted", "halted_until_ns", "id", "index", "is_call", "is_option", "last_trade_ticks", "lot_den",
+        "lot_num", "maker_fee_ppm", "mark_ticks", "max_notional_micro", "max_qty_lots", "micro_per_tick_lot",
+        "min_qty_lots", "premium_cap_ppm", "protection_ppm", "spec", "strike_micro", "symbol",
+        "taker_fee_ppm", "tick_micro", "underlying",
+    )  # fmt: skip
 
     id: int
-    spec: InstrumentSpec = field(repr=False)
+    spec: InstrumentSpec
     symbol: str
     underlying: str
+    index: UnderlyingIndex
     is_option: bool
     tick_micro: int  # one tick in micro-USDC per coin
-    lot: Fraction  # coins per lot, times the contract multiplier
-    micro_per_tick_lot: int
+    lot_num: int  # coins per lot (times the contract multiplier) = lot_num / lot_den
+    lot_den: int
+    micro_per_tick_lot: int  # one tick x one lot in micro-USDC
     min_qty_lots: int
     max_qty_lots: int
     max_notional_micro: int
-    band_ppm: int
-    band_floor_ticks: int
-    protection_ppm: int
-    cb_move_ppm: int
+    band_ppm: int  # fat-finger band around the mark, parts per million
+    band_floor_ticks: int  # the band is never narrower than this
+    protection_ppm: int  # market orders fill within this distance of the mark or touch
+    cb_move_ppm: int  # circuit breaker: largest move within the window
     cb_window_ns: int
     cb_cooloff_ns: int
-    maker_fee_ppm: int
+    maker_fee_ppm: int  # of trade notional (perpetuals) or underlying notional (options); may be < 0
     taker_fee_ppm: int
-    premium_cap_ppm: int
-    strike_micro: int
-    expiry_ns: int
+    premium_cap_ppm: int  # options: a fee never exceeds this share of the premium
+    strike_micro: int  # options: 0 otherwise
+    expiry_ns: int  # options: 0 otherwise
     is_call: bool
-    active: bool = True
-    halted: bool = False
-    halted_until_ns: int = 0
-    mark_ticks: int = 0  # 0 until the first MarkUpdate
-    last_trade_ticks: int = 0
-    index: UnderlyingIndex = field(default_factory=lambda: UnderlyingIndex(""))
+    active: bool  # False once delisted
+    halted: bool
+    halted_until_ns: int  # 0: until resumed by command
+    mark_ticks: int  # 0 until the first MarkUpdate
+    last_trade_ticks: int  # 0 until the first trade
 
-    @classmethod
-    def from_spec(cls, instrument_id: int, spec: InstrumentSpec, index: UnderlyingIndex) -> Instrument:
-        """Convert a catalog spec; raises ``InstrumentError`` if a size is not exact in integer units."""
+    def __init__(self, instrument_id: int, spec: InstrumentSpec, index: UnderlyingIndex) -> None:
         sym = spec.symbol
-        tick_micro = _exact_int(spec.tick_size * MICRO, "tick size in micro-USDC", sym)
-        lot = Fraction(spec.lot_size) * Fraction(spec.multiplier)
-        micro_per_tick_lot = _exact_int(Fraction(tick_micro) * lot, "tick x lot in micro-USDC", sym)
-        if micro_per_tick_lot <= 0:
-            raise InstrumentError(f"{sym}: tick x lot must be worth at least one micro-USDC")
-        min_lots = _exact_int(Fraction(spec.min_qty) / Fraction(spec.lot_size), "min qty in lots", sym)
-        max_lots = _exact_int(Fraction(spec.max_qty) / Fraction(spec.lot_size), "max qty in lots", sym)
-        if not 0 < min_lots <= max_lots:
-            raise InstrumentError(f"{sym}: need 0 < min qty <= max qty")
-        is_option = spec.kind is InstrumentKind.OPTION
-        if is_option and (spec.strike is None or spec.expiry_ns is None or spec.option_type is None):
+        self.id = instrument_id
+        self.spec = spec
+        self.symbol = sym
+        self.underlying = spec.underlying
+        self.index = index
+        self.is_option = spec.kind is InstrumentKind.OPTION
+        if self.is_option and (spec.strike is None or spec.expiry_ns is None or spec.option_type is None):
             raise InstrumentError(f"{sym}: an option needs strike, expiry and type")
-        return cls(
-            id=instrument_id,
-            spec=spec,
-            symbol=sym,
-            underlying=spec.underlying,
-            is_option=is_option,
-            tick_micro=tick_micro,
-            lot=lot,
-            micro_per_tick_lot=micro_per_tick_lot,
-            min_qty_lots=min_lots,
-            max_qty_lots=max_lots,
-            max_notional_micro=_exact_int(spec.max_notional * MICRO, "max notional", sym),
-            band_ppm=_ppm(spec.price_band, "price band", sym),
-            band_floor_ticks=int(spec.price_band_floor / spec.tick_size),
-            protection_ppm=_ppm(spec.market_protection, "market protection", sym),
-            cb_move_ppm=_ppm(spec.circuit_breaker_move, "circuit breaker move", sym),
-            cb_window_ns=spec.circuit_breaker_window_s * 1_000_000_000,
-            cb_cooloff_ns=spec.circuit_breaker_cooloff_s * 1_000_000_000,
-            maker_fee_ppm=_ppm(spec.maker_fee, "maker fee", sym),
-            taker_fee_ppm=_ppm(spec.taker_fee, "taker fee", sym),
-            premium_cap_ppm=_ppm(spec.premium_cap, "premium cap", sym) if spec.premium_cap else 0,
-            strike_micro=_exact_int((spec.strike or Decimal(0)) * MICRO, "strike", sym),
-            expiry_ns=spec.expiry_ns or 0,
-            is_call=spec.option_type == "C",
-            index=index,
+        self.tick_micro = _exact_int(spec.tick_size * MICRO, "tick size in micro-USDC", sym)
+        lot = Fraction(spec.lot_size) * Fraction(spec.multiplier)
+        self.lot_num, self.lot_den = lot.numerator, lot.denominator
+        self.micro_per_tick_lot = _exact_int(Fraction(self.tick_micro) * lot, "tick x lot in micro-USDC", sym)
+        if self.micro_per_tick_lot <= 0:
+            raise InstrumentError(f"{sym}: tick x lot must be worth at least one micro-USDC")
+        self.min_qty_lots = _exact_int(
+            Fraction(spec.min_qty) / Fraction(spec.lot_size), "min qty in lots", sym
         )
+        self.max_qty_lots = _exact_int(
+            Fraction(spec.max_qty) / Fraction(spec.lot_size), "max qty in lots", sym
+        )
+        if not 0 < self.min_qty_lots <= self.max_qty_lots:
+            raise InstrumentError(f"{sym}: need 0 < min qty <= max qty")
+        self.max_notional_micro = _exact_int(spec.max_notional * MICRO, "max notional", sym)
+        self.band_ppm = _ppm(spec.price_band, "price band", sym)
+        self.band_floor_ticks = int(spec.price_band_floor / spec.tick_size)
+        self.protection_ppm = _ppm(spec.market_protection, "market protection", sym)
+        self.cb_move_ppm = _ppm(spec.circuit_breaker_move, "circuit breaker move", sym)
+        self.cb_window_ns = spec.circuit_breaker_window_s * 1_000_000_000
+        self.cb_cooloff_ns = spec.circuit_breaker_cooloff_s * 1_000_000_000
+        self.maker_fee_ppm = _ppm(spec.maker_fee, "maker fee", sym)
+        self.taker_fee_ppm = _ppm(spec.taker_fee, "taker fee", sym)
+        self.premium_cap_ppm = _ppm(spec.premium_cap, "premium cap", sym) if spec.premium_cap else 0
+        self.strike_micro = _exact_int((spec.strike or Decimal(0)) * MICRO, "strike", sym)
+        self.expiry_ns = spec.expiry_ns or 0
+        self.is_call = spec.option_type == "C"
+        self.active = True
+        self.halted = False
+        self.halted_until_ns = 0
+        self.mark_ticks = 0
+        self.last_trade_ticks = 0
+
+    def __repr__(self) -> str:
+        return f"Instrument({self.id}, {self.symbol}, mark={self.mark_ticks}, halted={self.halted})"
 
     # -- conversions for front doors ---------------------------------------------------------------
 
@@ -137,8 +151,7 @@ class Instrument:
     def underlying_notional_micro(self, qty_lots: int) -> int:
         """Index price times coins; falls back to the strike before the first index mark (options)."""
         ref = self.index.price_micro or self.strike_micro or self.mark_ticks * self.tick_micro
-        lot = self.lot
-        return ref * qty_lots * lot.numerator // lot.denominator
+        return ref * qty_lots * self.lot_num // self.lot_den
 
     def fee_micro(self, price_ticks: int, qty_lots: int, maker: bool) -> int:
         """Fee of one fill, rounded up. Options: rate x underlying notional, capped at a share of premium."""
@@ -151,10 +164,16 @@ class Instrument:
         return min(fee, cap)
 
 
-@dataclass(slots=True, eq=False)
 class UnderlyingIndex:
     """The settlement index of an underlying (e.g. BTC-USD), shared by all its instruments."""
 
+    __slots__ = ("price_micro", "underlying", "updated_ns")
+
     underlying: str
-    price_micro: int = 0  # 0 until the first MarkUpdate
-    updated_ns: int = 0
+    price_micro: int  # 0 until the first MarkUpdate
+    updated_ns: int
+
+    def __init__(self, underlying: str) -> None:
+        self.underlying = underlying
+        self.price_micro = 0
+        self.updated_ns = 0

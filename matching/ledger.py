@@ -14,19 +14,26 @@ or loses a micro-USDC over a position's life.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from matching.book import Order
 from matching.instruments import Instrument
 from matching.types import StpMode
 
 
-@dataclass(slots=True, eq=False)
 class Position:
-    instrument: Instrument = field(repr=False)
-    qty: int = 0  # lots, signed: > 0 long
-    cost: int = 0  # entry value in micro-USDC, signed like qty
-    realised: int = 0  # cumulative realised P&L in micro-USDC
+    """One account's position in one instrument."""
+
+    __slots__ = ("cost", "instrument", "qty", "realised")
+
+    instrument: Instrument
+    qty: int  # lots, signed: > 0 long
+    cost: int  # entry value in micro-USDC, signed like qty
+    realised: int  # cumulative realised P&L in micro-USDC
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.qty = 0
+        self.cost = 0
+        self.realised = 0
 
     def average_entry_ticks(self) -> float:
         """Average entry price in ticks (a float for display only; the ledger keeps ``cost``)."""
@@ -34,25 +41,53 @@ class Position:
             return 0.0
         return self.cost / (self.qty * self.instrument.micro_per_tick_lot)
 
+    def __repr__(self) -> str:
+        return (
+            f"Position({self.instrument.symbol}, qty={self.qty}, cost={self.cost}, realised={self.realised})"
+        )
 
-@dataclass(slots=True, eq=False)
+
 class Account:
+    """Collateral, positions and live orders of one account."""
+
+    __slots__ = (
+        "client_ids",
+        "collateral",
+        "id",
+        "order_margin",
+        "orders",
+        "positions",
+        "reduce_only",
+        "stp_mode",
+    )
+
     id: str
-    collateral: int = 0  # micro-USDC
-    positions: dict[int, Position] = field(default_factory=dict)  # by instrument id
-    orders: dict[int, Order] = field(default_factory=dict, repr=False)  # live orders, resting or held stops
-    client_ids: dict[str, Order] = field(default_factory=dict, repr=False)  # live orders by client order id
-    order_margin: int = 0  # sum of margin_micro of resting orders
-    stp_mode: int = StpMode.CANCEL_NEWEST
-    reduce_only: dict[int, list[Order]] = field(
-        default_factory=dict, repr=False
-    )  # resting reduce-only, by instrument id
+    collateral: int  # micro-USDC
+    positions: dict[int, Position]  # by instrument id
+    orders: dict[int, Order]  # live orders, resting or held stops
+    client_ids: dict[str, Order]  # live orders by client order id
+    order_margin: int  # sum of margin_micro of resting orders
+    stp_mode: int
+    reduce_only: dict[int, list[Order]]  # resting reduce-only orders, by instrument id
+
+    def __init__(self, account_id: str) -> None:
+        self.id = account_id
+        self.collateral = 0
+        self.positions = {}
+        self.orders = {}
+        self.client_ids = {}
+        self.order_margin = 0
+        self.stp_mode = StpMode.CANCEL_NEWEST
+        self.reduce_only = {}
 
     def position(self, instrument: Instrument) -> Position:
         pos = self.positions.get(instrument.id)
         if pos is None:
             pos = self.positions[instrument.id] = Position(instrument)
         return pos
+
+    def __repr__(self) -> str:
+        return f"Account({self.id}, collateral={self.collateral}, orders={len(self.orders)})"
 
 
 class Ledger:

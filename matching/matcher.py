@@ -25,6 +25,7 @@ cancels them (delist); expiry settlement of positions belongs to settlement/.
 from __future__ import annotations
 
 import heapq
+from typing import Final
 
 from matching.book import BookSide, Order, OrderBook
 from matching.circuit_breaker import CircuitBreaker
@@ -50,17 +51,61 @@ from matching.ledger import Account, Ledger
 from matching.reasons import Reason, text
 from matching.risk_check import RiskCheck
 from matching.stops import StopBook
-from matching.types import BalanceReason, CancelRequest, MassCancelScope, OrderType, TimeInForce, TriggerBy
+from matching.types import BalanceReason, CancelRequest, MassCancelScope
 
-GTC, IOC, FOK, GTD = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTD
-LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
-STOP_MARKET, STOP_LIMIT = OrderType.STOP_MARKET, OrderType.STOP_LIMIT
-TRADE_REASON = BalanceReason.TRADE
-FEE_REASON = BalanceReason.FEE_INCOME
+# Literal Final ints compile to native constants and native comparisons (mypyc); the enums in
+# matching.types stay the one table, and tests/matching/test_constants.py pins these to them.
+GTC: Final = 1  # TimeInForce.GTC
+IOC: Final = 2  # TimeInForce.IOC
+FOK: Final = 3  # TimeInForce.FOK
+GTD: Final = 4  # TimeInForce.GTD
+LIMIT: Final = 1  # OrderType.LIMIT
+MARKET: Final = 2  # OrderType.MARKET
+STOP_MARKET: Final = 3  # OrderType.STOP_MARKET
+STOP_LIMIT: Final = 4  # OrderType.STOP_LIMIT
+MARK_TRIGGER: Final = 1  # TriggerBy.MARK
+LAST_TRIGGER: Final = 2  # TriggerBy.LAST
+CANCEL_OLDEST: Final = 2  # StpMode.CANCEL_OLDEST
+CANCEL_BOTH: Final = 3  # StpMode.CANCEL_BOTH
+DECREMENT_AND_CANCEL: Final = 4  # StpMode.DECREMENT_AND_CANCEL
+TRADE_REASON: Final = BalanceReason.TRADE
+FEE_REASON: Final = BalanceReason.FEE_INCOME
+R_ADMIN_CANCEL: Final = Reason.ADMIN_CANCEL
+R_CANCEL_ON_DISCONNECT: Final = Reason.CANCEL_ON_DISCONNECT
+R_CIRCUIT_BREAKER: Final = Reason.CIRCUIT_BREAKER
+R_DUPLICATE_CLIENT_ORDER_ID: Final = Reason.DUPLICATE_CLIENT_ORDER_ID
+R_FOK_NOT_FILLED: Final = Reason.FOK_NOT_FILLED
+R_INSTRUMENT_HALTED: Final = Reason.INSTRUMENT_HALTED
+R_INSTRUMENT_NOT_ACTIVE: Final = Reason.INSTRUMENT_NOT_ACTIVE
+R_INVALID_EXPIRE_TIME: Final = Reason.INVALID_EXPIRE_TIME
+R_INVALID_ORDER: Final = Reason.INVALID_ORDER
+R_INVALID_PRICE: Final = Reason.INVALID_PRICE
+R_INVALID_QTY_LOT: Final = Reason.INVALID_QTY_LOT
+R_INVALID_STOP_PRICE: Final = Reason.INVALID_STOP_PRICE
+R_IOC_REMAINDER: Final = Reason.IOC_REMAINDER
+R_MARKET_PROTECTION: Final = Reason.MARKET_PROTECTION
+R_MASS_CANCEL: Final = Reason.MASS_CANCEL
+R_NOTIONAL_ABOVE_MAX: Final = Reason.NOTIONAL_ABOVE_MAX
+R_NO_LIQUIDITY: Final = Reason.NO_LIQUIDITY
+R_ORDER_NOT_FOUND: Final = Reason.ORDER_NOT_FOUND
+R_POST_ONLY_WOULD_TAKE: Final = Reason.POST_ONLY_WOULD_TAKE
+R_PRICE_BAND: Final = Reason.PRICE_BAND
+R_QTY_ABOVE_MAX: Final = Reason.QTY_ABOVE_MAX
+R_QTY_BELOW_MIN: Final = Reason.QTY_BELOW_MIN
+R_REDUCE_ONLY_REDUCED: Final = Reason.REDUCE_ONLY_REDUCED
+R_REDUCE_ONLY_WOULD_INCREASE: Final = Reason.REDUCE_ONLY_WOULD_INCREASE
+R_REPLACE_NOT_ALLOWED: Final = Reason.REPLACE_NOT_ALLOWED
+R_REPLACE_QTY_BELOW_FILLED: Final = Reason.REPLACE_QTY_BELOW_FILLED
+R_SELF_TRADE: Final = Reason.SELF_TRADE
+R_TOO_LATE_TO_CANCEL: Final = Reason.TOO_LATE_TO_CANCEL
+R_UNKNOWN_ACCOUNT: Final = Reason.UNKNOWN_ACCOUNT
+R_UNKNOWN_INSTRUMENT: Final = Reason.UNKNOWN_INSTRUMENT
+R_USER_CANCEL: Final = Reason.USER_CANCEL
+R_VENUE_HALTED: Final = Reason.VENUE_HALTED
 MASS_REASONS = {
-    MassCancelScope.REQUEST: Reason.MASS_CANCEL,
-    MassCancelScope.DISCONNECT: Reason.CANCEL_ON_DISCONNECT,
-    MassCancelScope.ADMIN: Reason.ADMIN_CANCEL,
+    MassCancelScope.REQUEST: R_MASS_CANCEL,
+    MassCancelScope.DISCONNECT: R_CANCEL_ON_DISCONNECT,
+    MassCancelScope.ADMIN: R_ADMIN_CANCEL,
 }
 
 
@@ -97,113 +142,113 @@ class Matcher:
     def new_order(self, cmd: NewOrder) -> None:
         market = self.markets.get(cmd.symbol)
         account = self.ledger.accounts.get(cmd.account)
-        reason = self._validate_new(cmd, market, account)
-        if reason:
-            self.out.append(OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
+        if market is None or account is None:
+            self._reject_new(cmd, R_UNKNOWN_INSTRUMENT if market is None else R_UNKNOWN_ACCOUNT)
             return
-        assert market is not None and account is not None
-        inst = market.instrument
-        qty = cmd.qty_lots
-        if cmd.reduce_only:
-            qty = min(qty, self._reduce_only_room(account, inst, cmd.side))
-            if qty <= 0:
-                reason = Reason.REDUCE_ONLY_WOULD_INCREASE
-                self.out.append(
-                    OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason))
-                )
-                return
-        order_type = cmd.order_type
+        # each command field is read once, into the native order; validation reads the order
         order = Order(
             0,
             account,
             cmd.client_order_id,
-            inst,
+            market.instrument,
             cmd.side,
             cmd.price_ticks,
-            qty,
-            qty,
-            order_type,
+            cmd.qty_lots,
+            cmd.qty_lots,
+            cmd.order_type,
             cmd.tif,
             cmd.expire_ns,
             cmd.post_only,
             cmd.reduce_only,
             cmd.stop_price_ticks,
-            cmd.trigger_by or TriggerBy.MARK,
+            cmd.trigger_by or MARK_TRIGGER,
             cmd.stp_mode or account.stp_mode,
         )
+        reason = self._validate_new(order)
+        if not reason and order.reduce_only:
+            room = self._reduce_only_room(account, order.instrument, order.side)
+            if room <= 0:
+                reason = R_REDUCE_ONLY_WOULD_INCREASE
+            elif room < order.qty:
+                order.qty = order.leaves = room
+        if reason:
+            self._reject_new(cmd, reason)
+            return
         order.priority = self.priority
-        if order_type == STOP_MARKET or order_type == STOP_LIMIT:
+        if order.order_type == STOP_MARKET or order.order_type == STOP_LIMIT:
             self._accept(order)
             market.stops.add(order)
             self._track_expiry(order)
             return
         self._execute(order, market, announce=True)
 
-    def _validate_new(self, cmd: NewOrder, market: Market | None, account: Account | None) -> int:
-        if market is None:
-            return Reason.UNKNOWN_INSTRUMENT
-        inst = market.instrument
-        if account is None:
-            return Reason.UNKNOWN_ACCOUNT
-        if not inst.active:
-            return Reason.INSTRUMENT_NOT_ACTIVE
-        if self.venue_halted:
-            return Reason.VENUE_HALTED
-        if inst.halted:
-            return Reason.INSTRUMENT_HALTED
-        if cmd.side != 1 and cmd.side != -1:
-            return Reason.INVALID_ORDER
-        qty = cmd.qty_lots
-        if qty <= 0:
-            return Reason.INVALID_QTY_LOT
-        if qty < inst.min_qty_lots:
-            return Reason.QTY_BELOW_MIN
-        if qty > inst.max_qty_lots:
-            return Reason.QTY_ABOVE_MAX
-        if cmd.client_order_id and cmd.client_order_id in account.client_ids:
-            return Reason.DUPLICATE_CLIENT_ORDER_ID
-        return self._validate_terms(cmd, inst)
+    def _reject_new(self, cmd: NewOrder, reason: int) -> None:
+        self.out.append(OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
 
-    def _validate_terms(self, cmd: NewOrder, inst: Instrument) -> int:
+    def _validate_new(self, order: Order) -> int:
+        """0, or why a new order is refused: state of the venue, size, client order id, then its terms."""
+        inst = order.instrument
+        if not inst.active:
+            return R_INSTRUMENT_NOT_ACTIVE
+        if self.venue_halted:
+            return R_VENUE_HALTED
+        if inst.halted:
+            return R_INSTRUMENT_HALTED
+        side = order.side
+        if side != 1 and side != -1:
+            return R_INVALID_ORDER
+        qty = order.qty
+        if qty <= 0:
+            return R_INVALID_QTY_LOT
+        if qty < inst.min_qty_lots:
+            return R_QTY_BELOW_MIN
+        if qty > inst.max_qty_lots:
+            return R_QTY_ABOVE_MAX
+        clid = order.client_order_id
+        if clid and clid in order.account.client_ids:
+            return R_DUPLICATE_CLIENT_ORDER_ID
+        return self._validate_terms(order, inst)
+
+    def _validate_terms(self, order: Order, inst: Instrument) -> int:
         """Order type, time in force, price and stop fields, and the price band."""
-        order_type, tif, qty = cmd.order_type, cmd.tif, cmd.qty_lots
+        order_type, tif = order.order_type, order.tif
         if tif != GTC and tif != IOC and tif != FOK and tif != GTD:
-            return Reason.INVALID_ORDER
-        if tif == GTD and cmd.expire_ns <= self.now:
-            return Reason.INVALID_EXPIRE_TIME
-        if cmd.post_only and (tif == IOC or tif == FOK or order_type != LIMIT):
-            return Reason.INVALID_ORDER
+            return R_INVALID_ORDER
+        if tif == GTD and order.expire_ns <= self.now:
+            return R_INVALID_EXPIRE_TIME
+        if order.post_only and (tif == IOC or tif == FOK or order_type != LIMIT):
+            return R_INVALID_ORDER
         if order_type == LIMIT or order_type == STOP_LIMIT:
-            price = cmd.price_ticks
+            price = order.price
             if price <= 0:
-                return Reason.INVALID_PRICE
-            if price * qty * inst.micro_per_tick_lot > inst.max_notional_micro:
-                return Reason.NOTIONAL_ABOVE_MAX
-            if order_type == LIMIT and not self._within_band(inst, cmd.side, price):
-                return Reason.PRICE_BAND
+                return R_INVALID_PRICE
+            if price * order.qty * inst.micro_per_tick_lot > inst.max_notional_micro:
+                return R_NOTIONAL_ABOVE_MAX
+            if order_type == LIMIT and not self._within_band(inst, order.side, price):
+                return R_PRICE_BAND
         elif order_type == MARKET:
             if tif == GTC or tif == GTD:
-                return Reason.INVALID_ORDER
+                return R_INVALID_ORDER
         elif order_type != STOP_MARKET:
-            return Reason.INVALID_ORDER
+            return R_INVALID_ORDER
         if order_type == STOP_MARKET or order_type == STOP_LIMIT:
-            return self._validate_stop(cmd, inst)
+            return self._validate_stop(order, inst)
         return 0
 
     @staticmethod
-    def _validate_stop(cmd: NewOrder, inst: Instrument) -> int:
-        trigger_by = cmd.trigger_by or TriggerBy.MARK
-        if trigger_by != TriggerBy.MARK and trigger_by != TriggerBy.LAST:
-            return Reason.INVALID_ORDER
-        stop = cmd.stop_price_ticks
+    def _validate_stop(order: Order, inst: Instrument) -> int:
+        trigger_by = order.trigger_by
+        if trigger_by != MARK_TRIGGER and trigger_by != LAST_TRIGGER:
+            return R_INVALID_ORDER
+        stop = order.stop_price
         if stop <= 0:
-            return Reason.INVALID_STOP_PRICE
-        ref = inst.mark_ticks if trigger_by == TriggerBy.MARK else inst.last_trade_ticks
+            return R_INVALID_STOP_PRICE
+        ref = inst.mark_ticks if trigger_by == MARK_TRIGGER else inst.last_trade_ticks
         # a stop that would trigger at once is refused: the client meant a different order
-        if ref and ((cmd.side > 0 and stop <= ref) or (cmd.side < 0 and stop >= ref)):
-            return Reason.INVALID_STOP_PRICE
-        if cmd.tif == FOK:
-            return Reason.INVALID_ORDER
+        if ref and ((order.side > 0 and stop <= ref) or (order.side < 0 and stop >= ref)):
+            return R_INVALID_STOP_PRICE
+        if order.tif == FOK:
+            return R_INVALID_ORDER
         return 0
 
     @staticmethod
@@ -291,9 +336,9 @@ class Matcher:
         elif stopped or is_market or order.tif == IOC or order.tif == FOK:
             if not stopped:
                 if is_market:
-                    stopped = Reason.MARKET_PROTECTION if opposite.best else Reason.NO_LIQUIDITY
+                    stopped = R_MARKET_PROTECTION if opposite.best else R_NO_LIQUIDITY
                 else:
-                    stopped = Reason.IOC_REMAINDER
+                    stopped = R_IOC_REMAINDER
             self._cancel(order, stopped)
         else:
             if order.leaves != checked_leaves:
@@ -308,9 +353,9 @@ class Matcher:
         """(reject reason or 0, margin to hold for ``order.leaves``) for an order about to execute."""
         side, price = order.side, order.price
         if price <= 0:
-            return Reason.NO_LIQUIDITY, 0
+            return R_NO_LIQUIDITY, 0
         if order.post_only and opposite.best and (price - opposite.best) * side >= 0:
-            return Reason.POST_ONLY_WOULD_TAKE, 0
+            return R_POST_ONLY_WOULD_TAKE, 0
         margin = 0
         if not order.reduce_only:
             risk = self.risk
@@ -320,7 +365,7 @@ class Matcher:
             if reason:
                 return reason, 0
         if order.tif == FOK and self._fillable(order, opposite) < order.leaves:
-            return Reason.FOK_NOT_FILLED, 0
+            return R_FOK_NOT_FILLED, 0
         return 0, margin
 
     @staticmethod
@@ -343,7 +388,7 @@ class Matcher:
             node = opposite.levels[price].head
             while node is not None:
                 if node.account is account:
-                    if mode != 2:  # anything but cancel-oldest ends the fill at this order
+                    if mode != CANCEL_OLDEST:  # anything else ends the fill at this order
                         return got
                 else:
                     got += node.leaves
@@ -382,7 +427,7 @@ class Matcher:
             price = opposite.best
             if not breaker.allows(price, now):
                 self._trip(market)
-                result = Reason.CIRCUIT_BREAKER
+                result = R_CIRCUIT_BREAKER
                 break
             level = opposite.levels[price]
             level_fills = fills
@@ -489,26 +534,26 @@ class Matcher:
     def _self_trade(self, taker: Order, maker: Order, opposite: BookSide) -> int:
         """Apply the taker's STP mode against its own resting ``maker``; non-zero stops the taker."""
         mode = taker.stp_mode
-        if mode == 2:  # cancel oldest
-            self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
+        if mode == CANCEL_OLDEST:
+            self._pull(maker, opposite, R_SELF_TRADE, delta=False)
             return 0
-        if mode == 3:  # cancel both
-            self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
-            return Reason.SELF_TRADE
-        if mode == 4:  # decrement and cancel: the smaller is cancelled, the larger shrinks by its size
+        if mode == CANCEL_BOTH:
+            self._pull(maker, opposite, R_SELF_TRADE, delta=False)
+            return R_SELF_TRADE
+        if mode == DECREMENT_AND_CANCEL:  # the smaller is cancelled, the larger shrinks by its size
             maker_leaves, taker_leaves = maker.leaves, taker.leaves
             if maker_leaves < taker_leaves:
-                self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
+                self._pull(maker, opposite, R_SELF_TRADE, delta=False)
                 taker.leaves -= maker_leaves
                 taker.qty -= maker_leaves
-                self._reduced(taker, Reason.SELF_TRADE)
+                self._reduced(taker, R_SELF_TRADE)
                 return 0
             if maker_leaves > taker_leaves:
-                self._shrink(maker, taker_leaves, Reason.SELF_TRADE)
+                self._shrink(maker, taker_leaves, R_SELF_TRADE)
             else:
-                self._pull(maker, opposite, Reason.SELF_TRADE, delta=False)
-            return Reason.SELF_TRADE
-        return Reason.SELF_TRADE  # cancel newest (the default)
+                self._pull(maker, opposite, R_SELF_TRADE, delta=False)
+            return R_SELF_TRADE
+        return R_SELF_TRADE  # cancel newest (the default)
 
     def _trip(self, market: Market) -> None:
         inst = market.instrument
@@ -516,7 +561,7 @@ class Matcher:
         inst.halted_until_ns = self.now + inst.cb_cooloff_ns
         self.cooloffs.add(inst.id)
         market.breaker.reset()
-        reason = Reason.CIRCUIT_BREAKER
+        reason = R_CIRCUIT_BREAKER
         self.out.append(InstrumentHalted(inst.symbol, reason, text(reason), inst.halted_until_ns))
 
     # -- resting, shrinking, removing ---------------------------------------------------------------
@@ -632,10 +677,10 @@ class Matcher:
                     continue
                 book_side = book.side(side)
                 if room == 0:
-                    self._pull(order, book_side, Reason.REDUCE_ONLY_REDUCED)
+                    self._pull(order, book_side, R_REDUCE_ONLY_REDUCED)
                 else:
                     cut = order.leaves - room
-                    self._shrink(order, cut, Reason.REDUCE_ONLY_REDUCED)
+                    self._shrink(order, cut, R_REDUCE_ONLY_REDUCED)
                     assert order.level is not None
                     level = order.level
                     self._level_delta(book, side, level.price, level.total, level.count)
@@ -645,15 +690,15 @@ class Matcher:
 
     def _find(self, account: Account | None, order_id: int, client_order_id: str) -> tuple[Order | None, int]:
         if account is None:
-            return None, Reason.UNKNOWN_ACCOUNT
+            return None, R_UNKNOWN_ACCOUNT
         if order_id:
             order = account.orders.get(order_id)
             if order is None:
                 known = order_id < self.next_order_id and order_id not in self.orders
-                return None, Reason.TOO_LATE_TO_CANCEL if known else Reason.ORDER_NOT_FOUND
+                return None, R_TOO_LATE_TO_CANCEL if known else R_ORDER_NOT_FOUND
             return order, 0
         order = account.client_ids.get(client_order_id) if client_order_id else None
-        return (order, 0) if order is not None else (None, Reason.ORDER_NOT_FOUND)
+        return (order, 0) if order is not None else (None, R_ORDER_NOT_FOUND)
 
     def _cancel_reject(self, account_id: str, order_id: int, clid: str, request: int, reason: int) -> None:
         self.out.append(CancelRejected(account_id, order_id, clid, request, reason, text(reason)))
@@ -664,7 +709,7 @@ class Matcher:
         if order is None:
             self._cancel_reject(cmd.account, cmd.order_id, cmd.client_order_id, CancelRequest.CANCEL, reason)
             return
-        self._remove_live(order, Reason.USER_CANCEL)
+        self._remove_live(order, R_USER_CANCEL)
 
     def _remove_live(self, order: Order, reason: int) -> None:
         """Cancel a live order wherever it is (book or stop book)."""
@@ -733,27 +778,27 @@ class Matcher:
     def _validate_replace(self, cmd: ReplaceOrder, order: Order, account: Account) -> int:
         inst = order.instrument
         if self.venue_halted:
-            return Reason.VENUE_HALTED
+            return R_VENUE_HALTED
         if inst.halted:
-            return Reason.INSTRUMENT_HALTED
+            return R_INSTRUMENT_HALTED
         if cmd.qty_lots <= order.cum_qty:
-            return Reason.REPLACE_QTY_BELOW_FILLED
+            return R_REPLACE_QTY_BELOW_FILLED
         if cmd.qty_lots > inst.max_qty_lots:
-            return Reason.QTY_ABOVE_MAX
+            return R_QTY_ABOVE_MAX
         new_clid = cmd.client_order_id
         if new_clid and new_clid != order.client_order_id and new_clid in account.client_ids:
-            return Reason.DUPLICATE_CLIENT_ORDER_ID
+            return R_DUPLICATE_CLIENT_ORDER_ID
         is_stop = order.order_type == STOP_MARKET or order.order_type == STOP_LIMIT
         if order.order_type == STOP_MARKET:
-            return 0 if cmd.stop_price_ticks >= 0 else Reason.INVALID_STOP_PRICE
+            return 0 if cmd.stop_price_ticks >= 0 else R_INVALID_STOP_PRICE
         if cmd.price_ticks <= 0:
-            return Reason.INVALID_PRICE
+            return R_INVALID_PRICE
         if cmd.price_ticks * cmd.qty_lots * inst.micro_per_tick_lot > inst.max_notional_micro:
-            return Reason.NOTIONAL_ABOVE_MAX
+            return R_NOTIONAL_ABOVE_MAX
         if not is_stop and not self._within_band(inst, order.side, cmd.price_ticks):
-            return Reason.PRICE_BAND
+            return R_PRICE_BAND
         if order.reduce_only and cmd.qty_lots - order.cum_qty > order.leaves:
-            return Reason.REPLACE_NOT_ALLOWED  # a reduce-only order may only shrink
+            return R_REPLACE_NOT_ALLOWED  # a reduce-only order may only shrink
         return 0
 
     def _replace_risk(
@@ -763,7 +808,7 @@ class Matcher:
         opposite = market.book.asks if order.side > 0 else market.book.bids
         price = cmd.price_ticks
         if order.post_only and opposite.best and (price - opposite.best) * order.side >= 0:
-            return Reason.POST_ONLY_WOULD_TAKE
+            return R_POST_ONLY_WOULD_TAKE
         if order.reduce_only:
             return 0
         risk = self.risk
@@ -806,11 +851,9 @@ class Matcher:
         self._execute(order, market, announce=False)
 
     def mass_cancel(self, cmd: MassCancel) -> None:
-        reason = (
-            MASS_REASONS.get(MassCancelScope(cmd.scope), Reason.MASS_CANCEL) if cmd.scope in (1, 2, 3) else 0
-        )
+        reason = MASS_REASONS.get(MassCancelScope(cmd.scope), R_MASS_CANCEL) if cmd.scope in (1, 2, 3) else 0
         if not reason or cmd.side not in (0, 1, -1):
-            reason = Reason.INVALID_ORDER
+            reason = R_INVALID_ORDER
             self._cancel_reject(cmd.account, 0, cmd.request_id, CancelRequest.CANCEL, reason)
             return
         if cmd.account:
@@ -890,7 +933,7 @@ class Matcher:
             order = stops.pop_due(inst.mark_ticks, inst.last_trade_ticks)
             if order is None:
                 return
-            ref = inst.mark_ticks if order.trigger_by == TriggerBy.MARK else inst.last_trade_ticks
+            ref = inst.mark_ticks if order.trigger_by == MARK_TRIGGER else inst.last_trade_ticks
             account = order.account
             self.out.append(
                 OrderTriggered(order.order_id, account.id, order.client_order_id, inst.symbol, ref)
@@ -902,11 +945,11 @@ class Matcher:
             if order.reduce_only:
                 room = self._reduce_only_room(account, inst, order.side)
                 if room <= 0:
-                    self._cancel(order, Reason.REDUCE_ONLY_WOULD_INCREASE)
+                    self._cancel(order, R_REDUCE_ONLY_WOULD_INCREASE)
                     continue
                 if room < order.leaves:
                     cut = order.leaves - room
                     order.leaves -= cut
                     order.qty -= cut
-                    self._reduced(order, Reason.REDUCE_ONLY_REDUCED)
+                    self._reduced(order, R_REDUCE_ONLY_REDUCED)
             self._execute(order, market, announce=False)

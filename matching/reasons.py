@@ -104,9 +104,10 @@ TEXT: dict[Reason, str] = {
 }
 
 
+_TEXT_BY_CODE: dict[int, str] = {int(reason): words for reason, words in TEXT.items()}
+
+
 def text(reason: int) -> str:
     """Human text for a reason code; unknown codes get a generic text rather than an error."""
-    try:
-        return TEXT[Reason(reason)]
-    except (ValueError, KeyError):
-        return f"reason {reason}"
+    words = _TEXT_BY_CODE.get(reason)
+    return words if words is not None else f"reason {reason}"

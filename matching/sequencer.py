@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from matching.commands import (
     CancelOrder,
     ClockTick,
@@ -55,6 +57,7 @@ from matching.risk_check import RiskCheck, StandInMargin
 from matching.types import BalanceReason, StpMode
 
 
+@mypyc_attr(native_class=False)  # compiled code cannot subclass RuntimeError natively
 class SequenceError(RuntimeError):
     """A record's sequence number is not the next one expected."""
 
@@ -288,7 +291,7 @@ class Sequencer:
             index = self.indices[spec.underlying] = UnderlyingIndex(spec.underlying)
         inst_id = len(self.instruments_by_id) + 1
         try:
-            inst = Instrument.from_spec(inst_id, spec, index)
+            inst = Instrument(inst_id, spec, index)
         except InstrumentError as exc:
             self.out.append(
                 RequestRejected("ListInstrument", "", spec.symbol, Reason.INVALID_ORDER, str(exc))

@@ -61,11 +61,12 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     commands: Annotated[int, typer.Option(help="measured commands")] = 200_000,
     seed: Annotated[int, typer.Option(help="workload seed")] = 7,
+    repeats: Annotated[int, typer.Option(help="passes; the median is reported")] = 5,
 ) -> None:
     """Run a benchmark and print its figures."""
     from venue.bench import matching
 
-    result = matching.run(commands, seed)
+    result = matching.run(commands, seed, repeats)
     if as_json:
         print(json.dumps(result))
     else:

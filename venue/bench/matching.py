@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from config.catalog import Catalog
+from matching import sequencer as sequencer_module
 from matching.book import BookSide
 from matching.commands import CancelOrder, Command, CommandRecord, Deposit, ListInstrument, NewOrder
 from matching.events import Event, OrderAccepted, Trade
@@ -99,6 +100,8 @@ def build_workload(n_commands: int, seed: int = 7, resting: int = 1_000) -> Work
             mix["new_limit"] += 1
         elif roll < 0.85:
             account, order_id = live.pop(rng.randrange(len(live)))
+            while live and order_id not in seq.matcher.orders:  # cancel orders that are still live
+                account, order_id = live.pop(rng.randrange(len(live)))
             run(CancelOrder(account=account, order_id=order_id), measured)
             mix["cancel"] += 1
         else:
@@ -147,35 +150,42 @@ def _fresh(workload: Workload) -> Sequencer:
     return seq
 
 
-def run(n_commands: int = 200_000, seed: int = 7) -> dict[str, object]:
-    """Run the benchmark; returns the JSON-ready figures (see the module docstring)."""
+def run(n_commands: int = 200_000, seed: int = 7, repeats: int = 5) -> dict[str, object]:
+    """Run the benchmark; returns the JSON-ready figures (see the module docstring).
+
+    The machine is shared and noisy, so each pass is repeated: ``ops_per_s`` is the median of the
+    throughput passes, and the latency percentiles pool every timed command of the latency passes.
+    """
     workload = build_workload(n_commands, seed)
     records = workload.measured
     gc.collect()
     gc.freeze()
     old_threshold = gc.get_threshold()
     gc.set_threshold(50_000, 20, 100)
+    rates: list[float] = []
+    latencies: list[int] = []
     try:
-        seq = _fresh(workload)
-        apply = seq.apply
-        start = time.perf_counter()
-        for record in records:
-            apply(record)
-        elapsed = time.perf_counter() - start
-        resting_end = len(seq.matcher.orders)
+        for _ in range(repeats):
+            seq = _fresh(workload)
+            apply = seq.apply
+            start = time.perf_counter()
+            for record in records:
+                apply(record)
+            rates.append(len(records) / (time.perf_counter() - start))
+            resting_end = len(seq.matcher.orders)
 
-        seq = _fresh(workload)
-        apply = seq.apply
-        clock = time.perf_counter_ns
-        latencies = [0] * len(records)
-        for i, record in enumerate(records):
-            t0 = clock()
-            apply(record)
-            latencies[i] = clock() - t0
+            seq = _fresh(workload)
+            apply = seq.apply
+            clock = time.perf_counter_ns
+            for record in records:
+                t0 = clock()
+                apply(record)
+                latencies.append(clock() - t0)
     finally:
         gc.set_threshold(*old_threshold)
         gc.unfreeze()
     latencies.sort()
+    rates.sort()
 
     def pct(p: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(p * len(latencies)))] / 1_000, 2)
@@ -183,7 +193,10 @@ def run(n_commands: int = 200_000, seed: int = 7) -> dict[str, object]:
     return {
         "area": "matching",
         "commands": len(records),
-        "ops_per_s": round(len(records) / elapsed),
+        "repeats": repeats,
+        "ops_per_s": round(rates[len(rates) // 2]),
+        "ops_per_s_best": round(rates[-1]),
+        "ops_per_s_worst": round(rates[0]),
         "p50_us": pct(0.50),
         "p90_us": pct(0.90),
         "p99_us": pct(0.99),
@@ -196,5 +209,6 @@ def run(n_commands: int = 200_000, seed: int = 7) -> dict[str, object]:
         "accounts": len(ACCOUNTS),
         "risk_check": "StandInMargin",
         "journal": False,
+        "compiled": sequencer_module.__file__ is not None and sequencer_module.__file__.endswith(".so"),
         "date": date.today().isoformat(),
     }
