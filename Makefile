@@ -9,7 +9,7 @@ install: $(VENV)/.installed
 
 # The matching core is compiled with mypyc at install (setup.py), so it is rebuilt whenever a source it
 # is built from changes: a stale compiled module would shadow the edited .py file.
-COMPILE_SOURCES := setup.py pyproject.toml constraints.txt $(wildcard matching/*.py) config/catalog.py
+COMPILE_SOURCES := setup.py pyproject.toml constraints.txt $(shell sed -n 's/^ *"\([a-z_/]*\.py\)",$$/\1/p' setup.py)
 
 $(VENV)/.installed: $(COMPILE_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -19,6 +19,17 @@ COMPILED = [
     "matching/stops.py",
 ]
 
+# What the compiled modules are built from: themselves and the modules whose types they compile
+# against. A change to any of these needs a rebuild (the Makefile and tests/test_build.py read this).
+BUILD_INPUTS = [
+    *COMPILED,
+    "matching/commands.py",
+    "matching/events.py",
+    "matching/reasons.py",
+    "matching/types.py",
+    "config/catalog.py",
+]
+
 ext_modules = []
 if not os.environ.get("VENUE_PURE_PYTHON"):
     from mypyc.build import mypycify

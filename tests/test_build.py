@@ -6,6 +6,7 @@ old code while the sources say otherwise. `make install` rebuilds whenever a sou
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 from pathlib import Path
@@ -13,8 +14,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPILED = ["book", "circuit_breaker", "instruments", "ledger", "matcher", "risk_check", "sequencer", "stops"]
-SOURCES = [*sorted((ROOT / "matching").glob("*.py")), ROOT / "config" / "catalog.py"]
+
+
+def _setup_list(name: str) -> list[str]:
+    """A list of paths assigned to ``name`` in setup.py (read, not run: running it would build)."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
+            assert isinstance(node.value, ast.List)
+            paths: list[str] = []
+            for element in node.value.elts:
+                if isinstance(element, ast.Starred):
+                    paths.extend(_setup_list(element.value.id))  # type: ignore[attr-defined]
+                else:
+                    paths.append(element.value)  # type: ignore[attr-defined]
+            return paths
+    raise AssertionError(f"{name} not found in setup.py")
+
+
+COMPILED = [Path(p).stem for p in _setup_list("COMPILED")]
+SOURCES = [ROOT / p for p in _setup_list("BUILD_INPUTS")]
+
+
+def test_the_build_lists_are_read() -> None:
+    assert "matcher" in COMPILED and ROOT / "matching" / "events.py" in SOURCES
 
 
 @pytest.mark.parametrize("name", COMPILED)

@@ -1,37 +1,39 @@
-"""Process wiring: settings -> catalog -> sequencer, and the clock that stamps commands at intake.
+"""Process wiring: settings -> catalog -> sequencer -> journal -> runtime.
 
-The pipeline, stage by stage (STYLE 1):
-  1. intake      front doors decode wire messages into commands (venue.console today; HTTP, FIX, RFQ later)
-  2. sequencing  Core.submit stamps seq + wall-clock time into a CommandRecord (the only clock read)
-  3. applying    matching.Sequencer applies the record: books, ledger, pre-trade risk -> events
-  4. journaling  (issue 3) the record is made durable before any event leaves
-  5. publishing  events go back to the front doors and the bus
+The pipeline, stage by stage (STYLE 1), is laid out in ``venue.runtime``:
+  intake (front doors) -> apply (matching.Sequencer; the wall clock is read only at stamping)
+  -> journal (group commit; matching.journal_*) -> acknowledge and publish (listeners).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
-import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from config.catalog import Catalog
 from config.settings import VenueSettings
-from matching.commands import Command, CommandRecord, ListInstrument
-from matching.events import Event
+from matching.commands import ListInstrument
+from matching.journal import Journal, open_journal
 from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
+from venue.runtime import Runtime
 
 
 @dataclass(slots=True)
-class Core:
+class Venue:
     settings: VenueSettings
     catalog: Catalog
     sequencer: Sequencer
+    journal: Journal
+    runtime: Runtime
+    recovered: int  # records replayed from the journal at start
 
-    def submit(self, command: Command) -> tuple[CommandRecord, list[Event]]:
-        """Stamp ``command`` with the next sequence number and the wall clock, and apply it."""
-        return self.sequencer.submit(command, time.time_ns())
+    async def stop(self) -> None:
+        """Acknowledge and journal everything in flight, then close the journal."""
+        await self.runtime.stop()
+        await self.journal.close()
 
 
 def listing_date(settings: VenueSettings) -> date:
@@ -40,12 +42,25 @@ def listing_date(settings: VenueSettings) -> date:
     return datetime.now(UTC).date()
 
 
-def build_core(settings: VenueSettings | None = None, risk: RiskCheck | None = None) -> Core:
-    """A core with the catalog listed as of the settings' date (genesis commands go through the sequencer)."""
+def new_sequencer(catalog: Catalog, risk: RiskCheck | None = None) -> Sequencer:
+    return Sequencer(catalog.fee_account, risk)
+
+
+async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | None = None) -> Venue:
+    """Open the journal, replay it, start the runtime; list the catalog if the journal was empty."""
     settings = settings or VenueSettings()
     gc.set_threshold(settings.gc_gen0_threshold, 20, 100)  # fewer, larger collections: steadier latency
     catalog = Catalog.load(settings.catalog_path)
-    core = Core(settings, catalog, Sequencer(catalog.fee_account, risk))
-    for spec in catalog.instruments(listing_date(settings)):
-        core.submit(ListInstrument(spec=spec))
-    return core
+    sequencer = new_sequencer(catalog, risk)
+    journal = open_journal(settings.database_url, settings.data_dir)
+    await journal.open()
+    runtime = Runtime(sequencer, journal)
+    recovered = await runtime.recover()
+    runtime.start()
+    if recovered == 0:  # genesis: the listing goes through the journal like any command
+        listing = [
+            runtime.submit_nowait(ListInstrument(spec=spec))
+            for spec in catalog.instruments(listing_date(settings))
+        ]
+        await asyncio.gather(*listing)
+    return Venue(settings, catalog, sequencer, journal, runtime, recovered)

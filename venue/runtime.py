@@ -1,0 +1,199 @@
+"""The running core: intake -> sequencer -> journal (group commit) -> acknowledgements and listeners.
+
+Stages (STYLE 1), each an asyncio task:
+  1. intake       ``submit`` queues a command with a future for its answer
+  2. apply        the applier stamps (seq, wall-clock time) and applies commands in arrival order,
+                  in batches of whatever has queued up, and hands (record, events) batches on
+  3. journal      the writer appends each batch to the journal in one durable write (group commit)
+  4. acknowledge  only then are the futures resolved and listeners (bus, front doors) called
+
+So no event leaves before the command behind it is durable. Applying runs ahead of journaling by at
+most ``max_pending`` batches: if the journal stalls, intake backs up instead of memory growing.
+If a journal write fails it is retried until it succeeds or the runtime is stopped; nothing is
+acknowledged meanwhile. On start, ``recover`` replays the journal into the sequencer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+
+from matching.commands import Command, CommandRecord
+from matching.events import Event
+from matching.journal import ChainBuilder, Journal, JournalError, PendingRow
+from matching.sequencer import Sequencer
+
+log = logging.getLogger(__name__)
+Listener = Callable[[CommandRecord, list[Event]], None]
+
+
+Answer = asyncio.Future[tuple[CommandRecord, list[Event]]]
+
+
+# (record, events, journal row or None, answer future or None); a tuple: one is made per command
+Applied = tuple[CommandRecord, list[Event], PendingRow | None, Answer | None]
+
+
+class Runtime:
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        journal: Journal | None,
+        *,
+        max_batch: int = 4_096,
+        max_pending: int = 8,
+        commit_batches: int = 8,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.sequencer = sequencer
+        self.journal = journal
+        self.max_batch = max_batch
+        self.commit_batches = commit_batches
+        self.clock = clock
+        self.listeners: list[Listener] = []
+        self.chain = ChainBuilder()
+        # a deque and a wake-up event: much cheaper per command than asyncio.Queue
+        self._intake: deque[tuple[Command, Answer | None]] = deque()
+        self._intake_ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._pending: asyncio.Queue[list[Applied]] = asyncio.Queue(maxsize=max_pending)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.journal_batches = 0
+        self.journal_seconds = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def recover(self) -> int:
+        """Replay the journal into the (fresh) sequencer; returns how many records were applied."""
+        if self.journal is None:
+            return 0
+        count = 0
+        apply = self.sequencer.apply
+        async for rows in self.journal.read():
+            for row in rows:
+                apply(row.record)
+            count += len(rows)
+        self.chain = ChainBuilder(*await self.journal.last())
+        if self.chain.last_seq != self.sequencer.next_seq - 1:
+            raise JournalError(
+                f"journal ends at {self.chain.last_seq} but replay reached {self.sequencer.next_seq - 1}"
+            )
+        return count
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._apply_loop()), asyncio.create_task(self._write_loop())]
+
+    async def stop(self) -> None:
+        """Stop taking commands, journal and acknowledge everything already applied, stop the tasks."""
+        if not self._tasks:
+            return
+        while self._intake:
+            self._intake_ready.set()
+            await asyncio.sleep(0.001)
+        await self._idle.wait()
+        await self._pending.join()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    # -- intake -------------------------------------------------------------------------------------
+
+    def submit_nowait(self, command: Command) -> Answer:
+        """Queue ``command``; the future resolves to (record, events) once the record is durable.
+
+        Answers resolve in sequence order, so a client that pipelines many commands may await only
+        the last one.
+        """
+        future: Answer = asyncio.get_running_loop().create_future()
+        self._intake.append((command, future))
+        if not self._intake_ready.is_set():
+            self._intake_ready.set()
+        return future
+
+    async def submit(self, command: Command) -> tuple[CommandRecord, list[Event]]:
+        return await self.submit_nowait(command)
+
+    # -- stages -------------------------------------------------------------------------------------
+
+    async def _apply_loop(self) -> None:
+        intake, ready, sequencer, clock, chain = (
+            self._intake,
+            self._intake_ready,
+            self.sequencer,
+            self.clock,
+            self.chain,
+        )
+        journaled = self.journal is not None
+        popleft = intake.popleft
+        while True:
+            if not intake:
+                self._idle.set()
+                ready.clear()
+                await ready.wait()
+                continue
+            self._idle.clear()
+            applied: list[Applied] = []
+            for _ in range(min(len(intake), self.max_batch)):
+                command, future = popleft()
+                record, events = sequencer.submit(command, clock())
+                applied.append((record, events, chain.row(record, events) if journaled else None, future))
+            await self._pending.put(applied)
+            await asyncio.sleep(0)  # let the writer and the front doors run between batches
+
+    async def _write_loop(self) -> None:
+        pending = self._pending
+        while True:
+            batches = [await pending.get()]
+            # a bounded commit keeps the database (another process, another core) busy while the
+            # applier fills the next one; one huge commit would leave each idle in turn
+            while not pending.empty() and len(batches) < self.commit_batches:
+                batches.append(pending.get_nowait())
+            entries = [entry for batch in batches for entry in batch]
+            if self.journal is not None:
+                await self._write(entries)
+            listeners = self.listeners
+            for record, events, _, future in entries:
+                if future is not None and not future.done():
+                    future.set_result((record, events))
+                for listener in listeners:
+                    try:
+                        listener(record, events)
+                    except Exception:  # a broken listener must not stall acknowledgements
+                        log.exception("listener failed on seq %d", record.seq)
+            for _ in batches:
+                pending.task_done()
+
+    async def _already_written(self, row: PendingRow) -> bool:
+        assert self.journal is not None
+        try:
+            last_seq, last_chain = await self.journal.last()
+        except JournalError:
+            return False
+        return last_seq == row.seq and last_chain == row.chain
+
+    async def _write(self, entries: list[Applied]) -> None:
+        assert self.journal is not None
+        rows = [row for _, _, row, _ in entries if row is not None]
+        delay = 0.05
+        while True:
+            started = time.perf_counter()
+            try:
+                await self.journal.append(rows)
+            except JournalError as exc:
+                log.error("journal write of seq %d..%d failed, retrying: %s", rows[0].seq, rows[-1].seq, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                if await self._already_written(rows[-1]):  # the commit landed; only its answer was lost
+                    return
+                continue
+            self.journal_batches += 1
+            self.journal_seconds += time.perf_counter() - started
+            return
