@@ -102,6 +102,21 @@ R_UNKNOWN_ACCOUNT: Final = Reason.UNKNOWN_ACCOUNT
 R_UNKNOWN_INSTRUMENT: Final = Reason.UNKNOWN_INSTRUMENT
 R_USER_CANCEL: Final = Reason.USER_CANCEL
 R_VENUE_HALTED: Final = Reason.VENUE_HALTED
+# event classes bound as Final: compiled code keeps them in C statics, not module-dict lookups
+BalanceChanged_: Final = BalanceChanged
+BookDelta_: Final = BookDelta
+CancelRejected_: Final = CancelRejected
+InstrumentHalted_: Final = InstrumentHalted
+MassCancelDone_: Final = MassCancelDone
+OrderAccepted_: Final = OrderAccepted
+OrderCancelled_: Final = OrderCancelled
+OrderExpired_: Final = OrderExpired
+OrderReduced_: Final = OrderReduced
+OrderRejected_: Final = OrderRejected
+OrderReplaced_: Final = OrderReplaced
+OrderTriggered_: Final = OrderTriggered
+PositionChanged_: Final = PositionChanged
+Trade_: Final = Trade
 MASS_REASONS = {
     MassCancelScope.REQUEST: R_MASS_CANCEL,
     MassCancelScope.DISCONNECT: R_CANCEL_ON_DISCONNECT,
@@ -183,7 +198,7 @@ class Matcher:
         self._execute(order, market, announce=True)
 
     def _reject_new(self, cmd: NewOrder, reason: int) -> None:
-        self.out.append(OrderRejected(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
+        self.out.append(OrderRejected_(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
 
     def _validate_new(self, order: Order) -> int:
         """0, or why a new order is refused: state of the venue, size, client order id, then its terms."""
@@ -282,7 +297,7 @@ class Matcher:
             account.client_ids[order.client_order_id] = order
         self.orders[order_id] = order
         self.out.append(
-            OrderAccepted(
+            OrderAccepted_(
                 order_id,
                 account.id,
                 order.client_order_id,
@@ -319,7 +334,7 @@ class Matcher:
         if reason:
             if announce:
                 self.out.append(
-                    OrderRejected(
+                    OrderRejected_(
                         order.account.id, order.client_order_id, order.instrument.symbol, reason, text(reason)
                     )
                 )
@@ -454,7 +469,7 @@ class Matcher:
                 trade_id = self.next_trade_id
                 self.next_trade_id = trade_id + 1
                 out.append(
-                    Trade(
+                    Trade_(
                         trade_id,
                         symbol,
                         price,
@@ -484,13 +499,13 @@ class Matcher:
                 fills += 1
                 maker_pos = maker_account.positions[inst_id]
                 out.append(
-                    PositionChanged(
+                    PositionChanged_(
                         maker_account.id, symbol, maker_pos.qty, maker_pos.cost, maker_pos.realised
                     )
                 )
                 if maker_cash:
                     out.append(
-                        BalanceChanged(
+                        BalanceChanged_(
                             maker_account.id, maker_cash, maker_account.collateral, TRADE_REASON, ""
                         )
                     )
@@ -520,13 +535,13 @@ class Matcher:
         account = taker.account
         pos = account.positions[inst.id]
         out = self.out
-        out.append(PositionChanged(account.id, inst.symbol, pos.qty, pos.cost, pos.realised))
+        out.append(PositionChanged_(account.id, inst.symbol, pos.qty, pos.cost, pos.realised))
         if cash:
-            out.append(BalanceChanged(account.id, cash, account.collateral, TRADE_REASON, ""))
+            out.append(BalanceChanged_(account.id, cash, account.collateral, TRADE_REASON, ""))
         if fees:
             fee_account = self.ledger.fee_account
             fee_account.collateral += fees
-            out.append(BalanceChanged(fee_account.id, fees, fee_account.collateral, FEE_REASON, ""))
+            out.append(BalanceChanged_(fee_account.id, fees, fee_account.collateral, FEE_REASON, ""))
         self.risk.on_position_change(account, inst, old_qty, pos.qty)
         if account.reduce_only:
             self._enforce_reduce_only(account, market)
@@ -562,7 +577,7 @@ class Matcher:
         self.cooloffs.add(inst.id)
         market.breaker.reset()
         reason = R_CIRCUIT_BREAKER
-        self.out.append(InstrumentHalted(inst.symbol, reason, text(reason), inst.halted_until_ns))
+        self.out.append(InstrumentHalted_(inst.symbol, reason, text(reason), inst.halted_until_ns))
 
     # -- resting, shrinking, removing ---------------------------------------------------------------
 
@@ -580,7 +595,7 @@ class Matcher:
 
     def _level_delta(self, book: OrderBook, side: int, price: int, qty: int, count: int) -> None:
         book.delta_seq += 1
-        self.out.append(BookDelta(book.instrument.symbol, book.delta_seq, side, price, qty, count))
+        self.out.append(BookDelta_(book.instrument.symbol, book.delta_seq, side, price, qty, count))
 
     def _forget(self, order: Order) -> None:
         """Drop a finished order from every index (account, client ids, margin, reduce-only list)."""
@@ -612,7 +627,7 @@ class Matcher:
             self._forget(order)
         account = order.account
         self.out.append(
-            OrderCancelled(
+            OrderCancelled_(
                 order.order_id,
                 account.id,
                 order.client_order_id,
@@ -648,7 +663,7 @@ class Matcher:
     def _reduced(self, order: Order, reason: int) -> None:
         account = order.account
         self.out.append(
-            OrderReduced(
+            OrderReduced_(
                 order.order_id,
                 account.id,
                 order.client_order_id,
@@ -701,7 +716,7 @@ class Matcher:
         return (order, 0) if order is not None else (None, R_ORDER_NOT_FOUND)
 
     def _cancel_reject(self, account_id: str, order_id: int, clid: str, request: int, reason: int) -> None:
-        self.out.append(CancelRejected(account_id, order_id, clid, request, reason, text(reason)))
+        self.out.append(CancelRejected_(account_id, order_id, clid, request, reason, text(reason)))
 
     def cancel(self, cmd: CancelOrder) -> None:
         account = self.ledger.accounts.get(cmd.account)
@@ -757,7 +772,7 @@ class Matcher:
             order.priority = self.priority
             market.stops.add(order)
         self.out.append(
-            OrderReplaced(
+            OrderReplaced_(
                 order.order_id,
                 account.id,
                 new_clid,
@@ -872,7 +887,7 @@ class Matcher:
                 continue
             self._remove_live(order, reason)
             count += 1
-        self.out.append(MassCancelDone(cmd.account, cmd.request_id, count))
+        self.out.append(MassCancelDone_(cmd.account, cmd.request_id, count))
 
     def cancel_all(self, reason: int, symbol: str = "") -> int:
         """Cancel every live order (of ``symbol`` if given), oldest first; returns how many."""
@@ -903,7 +918,7 @@ class Matcher:
             self._forget(order)
             account = order.account
             self.out.append(
-                OrderExpired(
+                OrderExpired_(
                     order_id,
                     account.id,
                     order.client_order_id,
@@ -936,7 +951,7 @@ class Matcher:
             ref = inst.mark_ticks if order.trigger_by == MARK_TRIGGER else inst.last_trade_ticks
             account = order.account
             self.out.append(
-                OrderTriggered(order.order_id, account.id, order.client_order_id, inst.symbol, ref)
+                OrderTriggered_(order.order_id, account.id, order.client_order_id, inst.symbol, ref)
             )
             order.triggered = True
             order.order_type = MARKET if order.order_type == STOP_MARKET else LIMIT
