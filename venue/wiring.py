@@ -18,6 +18,8 @@ from matching.commands import ListInstrument
 from matching.journal import Journal, open_journal
 from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
+from venue.bus import Bus, open_bus
+from venue.fanout import Fanout
 from venue.runtime import Runtime
 
 
@@ -28,12 +30,16 @@ class Venue:
     sequencer: Sequencer
     journal: Journal
     runtime: Runtime
+    bus: Bus
+    fanout: Fanout
     recovered: int  # records replayed from the journal at start
 
     async def stop(self) -> None:
-        """Acknowledge and journal everything in flight, then close the journal."""
+        """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
         await self.runtime.stop()
+        await self.fanout.stop()
         await self.journal.close()
+        await self.bus.close()
 
 
 def listing_date(settings: VenueSettings) -> date:
@@ -54,8 +60,13 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     sequencer = new_sequencer(catalog, risk)
     journal = open_journal(settings.database_url, settings.data_dir)
     await journal.open()
+    bus = open_bus(settings.redis_url)
+    await bus.open()
+    fanout = Fanout(bus)
     runtime = Runtime(sequencer, journal)
     recovered = await runtime.recover()
+    runtime.listeners.append(fanout.listener)
+    fanout.start()
     runtime.start()
     if recovered == 0:  # genesis: the listing goes through the journal like any command
         listing = [
@@ -63,4 +74,4 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
             for spec in catalog.instruments(listing_date(settings))
         ]
         await asyncio.gather(*listing)
-    return Venue(settings, catalog, sequencer, journal, runtime, recovered)
+    return Venue(settings, catalog, sequencer, journal, runtime, bus, fanout, recovered)

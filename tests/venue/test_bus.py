@@ -1,0 +1,154 @@
+"""One suite for both buses: the in-process default and Redis (the real server on 127.0.0.1:6379)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import msgspec
+import pytest
+
+from venue.bus import Bus, BusError, InProcessBus, RedisBus
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["in-process", "redis"])
+def bus_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make_bus(kind: str) -> Bus:
+    return InProcessBus(backlog=100) if kind == "in-process" else RedisBus(REDIS_URL, stream_maxlen=10_000)
+
+
+async def take(iterator: AsyncIterator, n: int, timeout: float = 5.0) -> list:
+    out = []
+
+    async def pull() -> None:
+        async for item in iterator:
+            out.append(item)
+            if len(out) == n:
+                return
+
+    await asyncio.wait_for(pull(), timeout)
+    return out
+
+
+def test_pubsub_delivers_in_order_to_every_subscriber(bus_kind: str) -> None:
+    async def scenario() -> None:
+        bus = make_bus(bus_kind)
+        await bus.open()
+        channel = f"trades.{uuid.uuid4().hex}"
+        first, second = await bus.subscribe(channel), await bus.subscribe(channel)
+        for i in range(50):
+            await bus.publish(channel, f"m{i}".encode())
+        expected = [f"m{i}".encode() for i in range(50)]
+        assert await take(first.__aiter__(), 50) == expected
+        assert await take(second.__aiter__(), 50) == expected
+        await first.close()
+        await bus.publish(channel, b"after")
+        assert await take(second.__aiter__(), 1) == [b"after"]
+        await second.close()
+        await bus.close()
+
+    asyncio.run(scenario())
+
+
+def test_streams_keep_everything_for_a_reader_that_comes_back(bus_kind: str) -> None:
+    async def scenario() -> None:
+        bus = make_bus(bus_kind)
+        await bus.open()
+        stream = f"events.{uuid.uuid4().hex}"
+        ids = [await bus.append(stream, f"e{i}".encode()) for i in range(30)]
+        assert len(set(ids)) == 30
+        got = await take(bus.read(stream).__aiter__(), 30)
+        assert [payload for _, payload in got] == [f"e{i}".encode() for i in range(30)]
+        # a reader that stopped after entry 10 resumes there and also gets what comes later
+        resumed = bus.read(stream, after=got[9][0]).__aiter__()
+        first_batch = await take(resumed, 20)
+        assert first_batch[0][1] == b"e10"
+        await bus.append(stream, b"late")
+        assert (await take(resumed, 1))[0][1] == b"late"
+        await bus.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_in_process_subscriber_loses_the_oldest_not_the_venue() -> None:
+    async def scenario() -> None:
+        bus = InProcessBus(backlog=10)
+        sub = await bus.subscribe("book")
+        for i in range(25):
+            await bus.publish("book", str(i).encode())  # never blocks
+        assert await take(sub.__aiter__(), 10) == [str(i).encode() for i in range(15, 25)]
+
+    asyncio.run(scenario())
+
+
+def test_redis_down_is_a_bus_error() -> None:
+    async def scenario() -> None:
+        with pytest.raises(BusError):
+            await RedisBus("redis://127.0.0.1:1/0").open()
+
+    asyncio.run(scenario())
+
+
+def test_fanout_routes_journaled_events_to_channels_and_the_stream(bus_kind: str) -> None:
+    from matching.commands import Deposit, ListInstrument, NewOrder
+    from matching.sequencer import Sequencer
+    from tests.matching.harness import CATALOG
+    from venue.fanout import EVENTS_STREAM, Fanout
+    from venue.runtime import Runtime
+
+    async def scenario() -> None:
+        bus = make_bus(bus_kind)
+        await bus.open()
+        fanout = Fanout(bus)
+        fanout.start()
+        runtime = Runtime(Sequencer(CATALOG.fee_account), None)
+        runtime.listeners.append(fanout.listener)
+        runtime.start()
+        book = await bus.subscribe("orderbook.BTC-PERP")
+        trades = await bus.subscribe("trades.BTC-PERP")
+        bob = await bus.subscribe("account.bob")
+        stream_start = "0"
+        if isinstance(bus, RedisBus):  # the Redis stream is shared by runs: start after its current end
+            last = await bus.redis.xrevrange(EVENTS_STREAM, count=1)
+            stream_start = last[0][0].decode() if last else "0"
+        await runtime.submit(ListInstrument(spec=CATALOG.perpetual("BTC")))
+        for who in ("alice", "bob"):
+            await runtime.submit(Deposit(account=who, amount_micro=10**12, reference=f"{uuid.uuid4()}"))
+        await runtime.submit(
+            NewOrder(
+                account="alice",
+                client_order_id="a",
+                symbol="BTC-PERP",
+                side=-1,
+                qty_lots=5,
+                price_ticks=200_000,
+            )
+        )
+        await runtime.submit(
+            NewOrder(
+                account="bob", client_order_id="b", symbol="BTC-PERP", side=1, qty_lots=2, price_ticks=200_000
+            )
+        )
+        await runtime.stop()
+        await fanout.stop()
+        deltas = [msgspec.json.decode(m) for m in await take(book.__aiter__(), 2)]
+        assert [d["delta_seq"] for d in deltas] == [1, 2] and deltas[1]["qty_lots"] == 3
+        trade = msgspec.json.decode((await take(trades.__aiter__(), 1))[0])
+        assert (trade["type"], trade["qty_lots"], trade["taker_account"]) == ("Trade", 2, "bob")
+        bob_events = [msgspec.json.decode(m)["type"] for m in await take(bob.__aiter__(), 4)]
+        assert bob_events == ["BalanceChanged", "OrderAccepted", "Trade", "PositionChanged"]
+        records = [
+            msgspec.msgpack.decode(p)
+            for _, p in await take(bus.read(EVENTS_STREAM, stream_start).__aiter__(), 5)
+        ]
+        assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
+        assert fanout.dropped == 0
+        await bus.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,207 @@
+"""Event fan-out between components and processes: in-process by default, Redis when configured.
+
+Two kinds of delivery, one interface:
+- channels (pub/sub): market data and notifications. A subscriber gets what is published while it
+  listens, in order; a slow subscriber's backlog is bounded and the oldest messages are dropped, so
+  consumers must detect gaps themselves (book deltas carry per-book sequence numbers for that).
+- streams: what other processes must not miss (the event log for settlement, risk). Appends get
+  increasing ids; a reader resumes after the last id it processed, and nothing is lost while it is away
+  (Redis keeps ``stream_maxlen`` entries per stream, approximately).
+
+``open_bus(None)`` is the in-process bus; ``open_bus("redis://...")`` the Redis adapter (redis-py asyncio).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol, cast
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+# what XREAD answers: [(stream, [(entry id, {field: value})])]
+StreamAnswer = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
+
+
+class BusError(RuntimeError):
+    """The bus cannot deliver (Redis down or refusing)."""
+
+
+class Bus(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        """Deliver to current subscribers of ``channel`` (may be missed by anyone not listening)."""
+        ...
+
+    async def subscribe(self, channel: str) -> Subscription:
+        """Listen to ``channel``: live when this returns; iterate it for messages; ``close`` to stop."""
+        ...
+
+    async def append(self, stream: str, payload: bytes) -> str:
+        """Append to ``stream``; returns the entry id (ids increase)."""
+        ...
+
+    def read(self, stream: str, after: str = "0") -> AsyncIterator[tuple[str, bytes]]:
+        """Entries after id ``after`` ("0" for all kept), then new ones as they come, forever."""
+        ...
+
+
+class Subscription(Protocol):
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+def open_bus(redis_url: str | None, *, stream_maxlen: int = 1_000_000, backlog: int = 10_000) -> Bus:
+    if redis_url:
+        return RedisBus(redis_url, stream_maxlen=stream_maxlen)
+    return InProcessBus(backlog=backlog)
+
+
+class InProcessBus:
+    def __init__(self, backlog: int = 10_000) -> None:
+        self.backlog = backlog
+        self._subscribers: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
+        self._streams: dict[str, list[bytes]] = defaultdict(list)
+        self._appended = asyncio.Condition()
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        for queue in self._subscribers.get(channel, ()):
+            if queue.full():
+                queue.get_nowait()  # drop the oldest: a slow subscriber must not stall the venue
+            queue.put_nowait(payload)
+
+    async def subscribe(self, channel: str) -> _QueueSubscription:
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=self.backlog)
+        self._subscribers[channel].add(queue)
+        return _QueueSubscription(queue, lambda: self._subscribers[channel].discard(queue))
+
+    async def append(self, stream: str, payload: bytes) -> str:
+        entries = self._streams[stream]
+        entries.append(payload)
+        async with self._appended:
+            self._appended.notify_all()
+        return str(len(entries))
+
+    async def read(self, stream: str, after: str = "0") -> AsyncIterator[tuple[str, bytes]]:
+        position = int(after)
+        while True:
+            entries = self._streams[stream]
+            while position < len(entries):
+                position += 1
+                yield str(position), entries[position - 1]
+            async with self._appended:
+                await self._appended.wait_for(functools.partial(self._longer_than, stream, position))
+
+    def _longer_than(self, stream: str, position: int) -> bool:
+        return len(self._streams[stream]) > position
+
+
+class RedisBus:
+    def __init__(self, url: str, stream_maxlen: int = 1_000_000) -> None:
+        self.url = url
+        self.stream_maxlen = stream_maxlen
+        self._redis: aioredis.Redis | None = None
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        if self._redis is None:
+            raise BusError("bus is not open")
+        return self._redis
+
+    async def open(self) -> None:
+        self._redis = aioredis.from_url(self.url)
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            raise BusError(f"cannot reach Redis: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        try:
+            await self.redis.publish(channel, payload)
+        except (RedisError, OSError) as exc:
+            raise BusError(f"publish to {channel} failed: {exc}") from exc
+
+    async def subscribe(self, channel: str) -> _RedisSubscription:
+        pubsub = self.redis.pubsub()
+        try:
+            await pubsub.subscribe(channel)
+            # wait for the server's confirmation: from here on nothing published is missed
+            while (await pubsub.get_message(timeout=1.0)) is None:
+                pass
+        except (RedisError, OSError) as exc:
+            raise BusError(f"subscribe to {channel} failed: {exc}") from exc
+        return _RedisSubscription(pubsub, channel)
+
+    async def append(self, stream: str, payload: bytes) -> str:
+        try:
+            entry = await self.redis.xadd(
+                stream, {b"p": payload}, maxlen=self.stream_maxlen, approximate=True
+            )
+        except (RedisError, OSError) as exc:
+            raise BusError(f"append to {stream} failed: {exc}") from exc
+        return entry.decode() if isinstance(entry, bytes) else str(entry)
+
+    async def read(self, stream: str, after: str = "0") -> AsyncIterator[tuple[str, bytes]]:
+        last = after
+        while True:
+            try:
+                answer = cast(StreamAnswer, await self.redis.xread({stream: last}, block=1_000, count=1_000))
+            except (RedisError, OSError) as exc:
+                raise BusError(f"read of {stream} failed: {exc}") from exc
+            for _, entries in answer or ():
+                for entry_id, fields in entries:
+                    last = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    yield last, fields[b"p"]
+
+
+class _QueueSubscription:
+    def __init__(self, queue: asyncio.Queue[bytes], on_close: Callable[[], None]) -> None:
+        self._queue = queue
+        self._on_close = on_close
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            yield await self._queue.get()
+
+    async def close(self) -> None:
+        self._on_close()
+
+
+class _RedisSubscription:
+    def __init__(self, pubsub: PubSub, channel: str) -> None:
+        self._pubsub = pubsub
+        self._channel = channel
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            except (RedisError, OSError) as exc:
+                raise BusError(f"subscription to {self._channel} failed: {exc}") from exc
+            if message is not None and message["type"] == "message":
+                yield message["data"]
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._pubsub.unsubscribe(self._channel)
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,88 @@
+"""Publishes journaled events on the bus: per-topic channels for consumers, one stream for processes.
+
+Channels (pub/sub; JSON of the tagged event):
+  orderbook.{symbol}   BookDelta (each carries its book's delta_seq: a gap means resnapshot)
+  trades.{symbol}      Trade
+  account.{account}    order, trade, position and balance events of that account
+Stream (durable, resumable by id): ``venue.events``, one entry per command record:
+  MessagePack of {"seq", "ts_ns", "events"}.
+
+The runtime calls ``listener`` in sequence order after each record is durable; publishing happens
+in a task of its own so a slow bus never holds up acknowledgements (its queue is bounded and the
+fan-out reports how many records it had to drop rather than blocking the venue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import msgspec
+
+from matching.commands import CommandRecord
+from matching.events import BookDelta, Event, Trade
+from venue.bus import Bus, BusError
+
+log = logging.getLogger(__name__)
+EVENTS_STREAM = "venue.events"
+ACCOUNT_FIELDS = ("account", "maker_account", "taker_account")
+
+_json = msgspec.json.Encoder()
+_msgpack = msgspec.msgpack.Encoder()
+
+
+def channels_for(event: Event) -> Iterable[str]:
+    if isinstance(event, BookDelta):
+        yield f"orderbook.{event.symbol}"
+        return
+    if isinstance(event, Trade):
+        yield f"trades.{event.symbol}"
+    for name in ACCOUNT_FIELDS:
+        account = getattr(event, name, None)
+        if account:
+            yield f"account.{account}"
+
+
+class Fanout:
+    def __init__(self, bus: Bus, max_queue: int = 100_000) -> None:
+        self.bus = bus
+        self._queue: asyncio.Queue[tuple[CommandRecord, list[Event]]] = asyncio.Queue(maxsize=max_queue)
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.published = 0
+
+    def listener(self, record: CommandRecord, events: list[Event]) -> None:
+        try:
+            self._queue.put_nowait((record, events))
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Publish what is queued, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        bus, queue = self.bus, self._queue
+        while True:
+            record, events = await queue.get()
+            try:
+                await bus.append(
+                    EVENTS_STREAM,
+                    _msgpack.encode({"seq": record.seq, "ts_ns": record.ts_ns, "events": events}),
+                )
+                for event in events:
+                    payload = _json.encode(event)
+                    for channel in channels_for(event):
+                        await bus.publish(channel, payload)
+                self.published += 1
+            except BusError as exc:  # the journal has it; consumers resume from the stream later
+                log.error("fan-out of seq %d failed: %s", record.seq, exc)
+            finally:
+                queue.task_done()
