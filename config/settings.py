@@ -34,6 +34,10 @@ class VenueSettings(BaseSettings):
         default=None, description="PostgreSQL DSN; SQLite under data_dir if unset"
     )
     redis_url: str | None = Field(default=None, description="Redis URL; in-process bus if unset")
+    api_keys_file: Path | None = Field(
+        default=None, description="hashed API keys; data_dir/api_keys.toml if unset"
+    )
+    public_rate_per_s: float = Field(default=50.0, gt=0, description="rate limit per client IP without a key")
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     gc_gen0_threshold: int = Field(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -24,39 +22,89 @@ class BenchArea(StrEnum):
 
 
 @app.command()
-def run() -> None:
-    """Start the venue on its settings (embedded defaults when nothing is configured).
+def run(
+    console: Annotated[
+        bool, typer.Option(help="also read JSON-lines commands on stdin; stop at end of input")
+    ] = False,
+) -> None:
+    """Start the venue: journal recovery, the core, the HTTP/WebSocket API; Ctrl-C or SIGTERM stops it.
 
-    Replays the journal, then reads JSON-lines commands on standard input and writes their events to
-    standard output once journaled (see venue/console.py). Stops cleanly on end of input, SIGINT or
-    SIGTERM: everything applied is journaled and acknowledged before exit.
+    Everything applied is journaled and acknowledged before exit. With --console, commands typed or
+    piped on stdin are answered on stdout (see venue/console.py), and end of input stops the venue.
     """
-    asyncio.run(_run())
+    asyncio.run(_run(console))
 
 
-async def _run() -> None:
+async def _run(with_console: bool) -> None:
+    import uvicorn
+
+    from config.settings import VenueSettings
     from venue import console
-    from venue.wiring import start_venue
+    from venue.api.app import create_app
 
-    venue = await start_venue()
-    settings = venue.settings
+    settings = VenueSettings()
+    api = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            api, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving  # start-up failed: let its error surface
+            return
+        await asyncio.sleep(0.05)
+    venue = api.state.venue
     instruments = venue.sequencer.instruments
     options = sum(1 for inst in instruments.values() if inst.is_option)
+    journal = settings.database_url or f"sqlite {settings.data_dir / 'journal.sqlite3'}"
+    keys = settings.api_keys_file or settings.data_dir / "api_keys.toml"
     err.print(
         f"[bold]venue[/bold] ready: {len(instruments)} instruments ({options} options); "
-        f"{venue.recovered} journaled commands replayed; fee account '{venue.catalog.fee_account}'"
+        f"{venue.recovered} journaled commands replayed"
     )
-    journal = settings.database_url or f"sqlite {settings.data_dir / 'journal.sqlite3'}"
-    err.print(f"journal: {journal}; bus: {settings.redis_url or 'in-process'}")
-    err.print("command console: one JSON command per line on stdin, events on stdout (Ctrl-D to stop)")
-    loop = asyncio.get_running_loop()
-    serving = asyncio.create_task(console.serve(venue.runtime, sys.stdin, sys.stdout))
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, serving.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await serving
-    await venue.stop()
+    err.print(
+        f"  HTTP + WebSocket  http://{settings.http_host}:{settings.http_port}  (OpenAPI at /docs, /ws)"
+    )
+    err.print(f"  journal           {journal}")
+    err.print(f"  bus               {settings.redis_url or 'in-process'}")
+    err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")
+    if with_console:
+        err.print("  console           one JSON command per line on stdin; end of input stops the venue")
+        await console.serve(venue.runtime, sys.stdin, sys.stdout)
+        server.should_exit = True
+    await serving  # uvicorn handles SIGINT/SIGTERM; its lifespan shutdown stops the venue cleanly
     err.print(f"venue stopped cleanly at seq {venue.sequencer.next_seq - 1}; journal flushed")
+
+
+keys_app = typer.Typer(help="API keys.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[list[str], typer.Option(help="trader, market_maker, risk_officer or admin (repeatable)")],
+    account: Annotated[
+        list[str] | None, typer.Option(help="an account the key may act for (repeatable)")
+    ] = None,
+    rate: Annotated[float, typer.Option(help="requests per second")] = 20.0,
+    burst: Annotated[int, typer.Option(help="burst size")] = 40,
+) -> None:
+    """Create an API key; the secret is printed once and only its hash is stored."""
+    from config.settings import VenueSettings
+    from venue.api.keys import KeyStore, Role
+
+    settings = VenueSettings()
+    try:
+        roles = {Role(r) for r in role}
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    store = KeyStore(settings.api_keys_file or settings.data_dir / "api_keys.toml")
+    token, key = store.create(roles, set(account or ()), rate, burst)
+    err.print(f"key {key.key_id}: roles {sorted(map(str, roles))}, accounts {sorted(key.accounts) or 'any'}")
+    print(token)
 
 
 @app.command()

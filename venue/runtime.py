@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from matching.commands import Command, CommandRecord
 from matching.events import Event
@@ -65,11 +65,15 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.journal_batches = 0
         self.journal_seconds = 0.0
+        self.journal_failing = False  # the last write failed and is being retried
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    async def recover(self) -> int:
-        """Replay the journal into the (fresh) sequencer; returns how many records were applied."""
+    async def recover(self, observers: Sequence[Listener] = ()) -> int:
+        """Replay the journal into the (fresh) sequencer; returns how many records were applied.
+
+        ``observers`` (read models) are fed each record's recorded events, as they were published.
+        """
         if self.journal is None:
             return 0
         count = 0
@@ -77,6 +81,10 @@ class Runtime:
         async for rows in self.journal.read():
             for row in rows:
                 apply(row.record)
+                if observers:
+                    events = row.events()
+                    for observer in observers:
+                        observer(row.record, events)
             count += len(rows)
         self.chain = ChainBuilder(*await self.journal.last())
         if self.chain.last_seq != self.sequencer.next_seq - 1:
@@ -103,6 +111,14 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+
+    @property
+    def intake_depth(self) -> int:
+        return len(self._intake)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     # -- intake -------------------------------------------------------------------------------------
 
@@ -188,12 +204,14 @@ class Runtime:
             try:
                 await self.journal.append(rows)
             except JournalError as exc:
+                self.journal_failing = True
                 log.error("journal write of seq %d..%d failed, retrying: %s", rows[0].seq, rows[-1].seq, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 if await self._already_written(rows[-1]):  # the commit landed; only its answer was lost
                     return
                 continue
+            self.journal_failing = False
             self.journal_batches += 1
             self.journal_seconds += time.perf_counter() - started
             return

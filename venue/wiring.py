@@ -20,6 +20,7 @@ from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
 from venue.bus import Bus, open_bus
 from venue.fanout import Fanout
+from venue.readmodel import ReadModel
 from venue.runtime import Runtime
 
 
@@ -32,6 +33,7 @@ class Venue:
     runtime: Runtime
     bus: Bus
     fanout: Fanout
+    readmodel: ReadModel
     recovered: int  # records replayed from the journal at start
 
     async def stop(self) -> None:
@@ -64,7 +66,9 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     await bus.open()
     fanout = Fanout(bus)
     runtime = Runtime(sequencer, journal)
-    recovered = await runtime.recover()
+    readmodel = ReadModel()
+    recovered = await runtime.recover(observers=[readmodel.apply])
+    runtime.listeners.append(readmodel.apply)
     runtime.listeners.append(fanout.listener)
     fanout.start()
     runtime.start()
@@ -74,4 +78,4 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
             for spec in catalog.instruments(listing_date(settings))
         ]
         await asyncio.gather(*listing)
-    return Venue(settings, catalog, sequencer, journal, runtime, bus, fanout, recovered)
+    return Venue(settings, catalog, sequencer, journal, runtime, bus, fanout, readmodel, recovered)

@@ -1,0 +1,45 @@
+"""Prometheus metrics, read from the venue at scrape time (no bookkeeping on the hot path)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from venue.wiring import Venue
+
+
+class VenueCollector(Collector):
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def collect(self) -> Iterator[Metric]:
+        venue = self.venue
+        runtime = venue.runtime
+        yield CounterMetricFamily(
+            "venue_commands", "commands applied by the sequencer", value=venue.sequencer.next_seq - 1
+        )
+        yield CounterMetricFamily(
+            "venue_journal_commits", "group commits written", value=runtime.journal_batches
+        )
+        yield CounterMetricFamily(
+            "venue_journal_commit_seconds", "time spent in journal writes", value=runtime.journal_seconds
+        )
+        yield GaugeMetricFamily(
+            "venue_journal_failing", "1 while journal writes fail", value=runtime.journal_failing
+        )
+        yield GaugeMetricFamily(
+            "venue_intake_queue_depth", "commands waiting to be applied", value=runtime.intake_depth
+        )
+        yield CounterMetricFamily(
+            "venue_fanout_dropped", "records the bus fan-out dropped", value=venue.fanout.dropped
+        )
+        depth = GaugeMetricFamily(
+            "venue_book_levels", "price levels per book side", labels=["symbol", "side"]
+        )
+        for symbol, book in venue.readmodel.books.items():
+            if book.bids or book.asks:
+                depth.add_metric([symbol, "bid"], len(book.bids))
+                depth.add_metric([symbol, "ask"], len(book.asks))
+        yield depth

@@ -1,0 +1,185 @@
+"""WebSocket streams at /ws.
+
+Client messages (JSON):
+  {"op": "auth", "key": "vk_..."}                    (or an X-API-Key header on the handshake)
+  {"op": "subscribe", "channel": "orderbook@BTC-PERP"}
+  {"op": "unsubscribe", "channel": "orderbook@BTC-PERP"}
+Channels: orderbook@{symbol} (a snapshot, then deltas; every message carries delta_seq, and a client
+that sees a gap must resubscribe), trades@{symbol}, ticker@{symbol}, account@{id} and position@{id}
+(keys that may read the account), liquidations@{underlying}.
+Server messages: {"op": "subscribed"|"unsubscribed"|"error", ...} and {"channel": ..., "data": ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+import msgspec
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from venue.api.deps import ApiError, ws_key
+from venue.api.keys import READING_ROLES, ApiKey, Role
+from venue.api.market import ticker_for
+from venue.bus import Subscription
+from venue.wiring import Venue
+
+router = APIRouter()
+TICKER_MIN_INTERVAL_S = 0.1
+PUBLIC = {"orderbook", "trades", "ticker", "liquidations"}
+PRIVATE = {"account", "position"}
+
+
+class Session:
+    def __init__(self, websocket: WebSocket, venue: Venue, key: ApiKey | None) -> None:
+        self.ws = websocket
+        self.venue = venue
+        self.key = key
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.ws.send_text(json.dumps(message))
+
+    async def error(self, code: str, text: str, channel: str | None = None) -> None:
+        await self.send({"op": "error", "code": code, "text": text, "channel": channel})
+
+    def may_read(self, account: str) -> bool:
+        key = self.key
+        if key is None or not key.roles & READING_ROLES:
+            return False
+        return key.may_act_for(account) or bool(key.roles & {Role.RISK_OFFICER, Role.ADMIN})
+
+    async def subscribe(self, channel: str) -> None:
+        kind, _, target = channel.partition("@")
+        if channel in self.tasks:
+            await self.send({"op": "subscribed", "channel": channel})
+            return
+        if kind not in PUBLIC | PRIVATE or not target:
+            await self.error("unknown_channel", f"no channel {channel!r}", channel)
+            return
+        if kind in {"orderbook", "trades", "ticker"} and target not in self.venue.sequencer.instruments:
+            await self.error("unknown_instrument", f"unknown instrument {target}", channel)
+            return
+        if kind in PRIVATE and not self.may_read(target):
+            await self.error("not_permitted", f"this connection may not read account {target}", channel)
+            return
+        bus_channel = {
+            "orderbook": f"orderbook.{target}",
+            "trades": f"trades.{target}",
+            "ticker": f"orderbook.{target}",
+            "liquidations": f"liquidations.{target}",
+            "account": f"account.{target}",
+            "position": f"account.{target}",
+        }[kind]
+        subscription = await self.venue.bus.subscribe(bus_channel)
+        extra = await self.venue.bus.subscribe(f"trades.{target}") if kind == "ticker" else None
+        self.tasks[channel] = asyncio.create_task(self.forward(channel, kind, target, subscription, extra))
+        await self.send({"op": "subscribed", "channel": channel})
+
+    async def unsubscribe(self, channel: str) -> None:
+        task = self.tasks.pop(channel, None)
+        if task is not None:
+            task.cancel()
+        await self.send({"op": "unsubscribed", "channel": channel})
+
+    async def forward(
+        self, channel: str, kind: str, target: str, subscription: Subscription, extra: Subscription | None
+    ) -> None:
+        try:
+            if kind == "orderbook":
+                await self.forward_book(channel, target, subscription)
+            elif kind == "ticker":
+                await self.forward_ticker(channel, target, subscription, extra)
+            else:
+                async for payload in subscription:
+                    data = msgspec.json.decode(payload)
+                    if kind == "position" and data.get("type") != "PositionChanged":
+                        continue
+                    await self.send({"channel": channel, "data": data})
+        finally:
+            await subscription.close()
+            if extra is not None:
+                await extra.close()
+
+    async def forward_book(self, channel: str, symbol: str, subscription: Subscription) -> None:
+        """Snapshot from the read model, then deltas newer than it (the bus lags the read model)."""
+        view = self.venue.readmodel.book(symbol)
+        bids, asks = view.depth(10_000)
+        snapshot_seq = view.delta_seq
+        await self.send({"channel": channel, "type": "snapshot", "delta_seq": snapshot_seq,
+                         "bids": bids, "asks": asks})  # fmt: skip
+        async for payload in subscription:
+            delta = msgspec.json.decode(payload)
+            if delta["delta_seq"] <= snapshot_seq:
+                continue
+            await self.send({"channel": channel, "type": "delta", "delta_seq": delta["delta_seq"],
+                             "side": delta["side"], "price_ticks": delta["price_ticks"],
+                             "qty_lots": delta["qty_lots"], "orders": delta["order_count"]})  # fmt: skip
+
+    async def forward_ticker(
+        self, channel: str, symbol: str, book: Subscription, trades: Subscription | None
+    ) -> None:
+        """The ticker whenever the book or the tape moves, at most every TICKER_MIN_INTERVAL_S."""
+        changed = asyncio.Event()
+
+        async def watch(sub: Subscription) -> None:
+            async for _ in sub:
+                changed.set()
+
+        watchers = [asyncio.create_task(watch(s)) for s in (book, trades) if s is not None]
+        try:
+            last_sent = 0.0
+            while True:
+                await changed.wait()
+                changed.clear()
+                pause = TICKER_MIN_INTERVAL_S - (time.monotonic() - last_sent)
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                inst = self.venue.sequencer.instruments[symbol]
+                await self.send({"channel": channel, "data": ticker_for(self.venue, inst)})
+                last_sent = time.monotonic()
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+
+
+@router.websocket("/ws")
+async def stream(websocket: WebSocket) -> None:
+    await websocket.accept()
+    venue: Venue = websocket.app.state.venue
+    session = Session(websocket, venue, ws_key(websocket))
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            try:
+                message = json.loads(raw)
+                op, channel = message.get("op"), message.get("channel")
+            except (ValueError, AttributeError):
+                await session.error("bad_message", "expected a JSON object with an op")
+                continue
+            if op == "auth":
+                key = ws_key(websocket, str(message.get("key", "")))
+                if key is None:
+                    await session.error("bad_api_key", "API key not recognised")
+                else:
+                    session.key = key
+                    await session.send({"op": "authenticated", "key_id": key.key_id})
+            elif op == "subscribe" and isinstance(channel, str):
+                await session.subscribe(channel)
+            elif op == "unsubscribe" and isinstance(channel, str):
+                await session.unsubscribe(channel)
+            else:
+                await session.error("bad_message", "op must be auth, subscribe or unsubscribe with a channel")
+    except (WebSocketDisconnect, ApiError):
+        pass
+    finally:
+        for task in session.tasks.values():
+            task.cancel()
+        for task in session.tasks.values():
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
