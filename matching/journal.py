@@ -125,11 +125,17 @@ def open_journal(database_url: str | None, data_dir: Path) -> Journal:
     """The journal for the settings: PostgreSQL for a ``postgresql://`` URL, else SQLite.
 
     ``None`` means the embedded default, ``data_dir/journal.sqlite3``; ``sqlite:///path`` a file.
+    A PostgreSQL URL may name the schema to use: ``postgresql://host/db?schema=venue`` (default public).
     """
     if database_url and database_url.startswith(("postgresql://", "postgres://")):
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
         from matching.journal_postgres import PostgresJournal
 
-        return PostgresJournal(database_url)
+        parts = urlsplit(database_url)
+        query = dict(parse_qsl(parts.query))
+        schema = query.pop("schema", "public")
+        return PostgresJournal(urlunsplit(parts._replace(query=urlencode(query))), schema=schema)
     from matching.journal_sqlite import SqliteJournal
 
     if database_url and database_url.startswith("sqlite:///"):

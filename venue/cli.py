@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -42,9 +45,23 @@ async def _run(with_console: bool) -> None:
     from venue import console
     from venue.api.app import create_app
 
+    class Server(uvicorn.Server):
+        """uvicorn re-raises SIGINT/SIGTERM after shutting down; the venue stops and exits 0 instead."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.handle_exit, signum, None)
+            try:
+                yield
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
+
     settings = VenueSettings()
     api = create_app(settings)
-    server = uvicorn.Server(
+    server = Server(
         uvicorn.Config(
             api, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="on"
         )

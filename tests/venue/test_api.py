@@ -45,7 +45,9 @@ def fund(client: TestClient) -> None:
 
     venue = client.app.state.venue  # type: ignore[attr-defined]
     for account in ("alice", "bob"):
-        client.portal.call(venue.runtime.submit, Deposit(account=account, amount_micro=10**12, reference=account))  # type: ignore[union-attr]
+        client.portal.call(
+            venue.runtime.submit, Deposit(account=account, amount_micro=10**12, reference=account)
+        )  # type: ignore[union-attr]
 
 
 def auth(token: str) -> dict[str, str]:
@@ -71,26 +73,40 @@ def test_health_ready_instruments_and_openapi(client: TestClient) -> None:
 
 
 def test_trading_flow_book_trades_ticker_and_account(client: TestClient, tokens: dict[str, str]) -> None:
-    placed = client.post("/orders", json=order("alice", "sell", "1.5", "100000.5"), headers=auth(tokens["alice"]))
+    placed = client.post(
+        "/orders", json=order("alice", "sell", "1.5", "100000.5"), headers=auth(tokens["alice"])
+    )
     assert placed.status_code == 200, placed.text
     ask_id = placed.json()["order_id"]
     book = client.get("/book/BTC-PERP").json()
     assert book["asks"] == [["100000.5", "1.500", 1]] and book["bids"] == []
-    taken = client.post("/orders", json=order("bob", "buy", "0.5", "100001", time_in_force="ioc"), headers=auth(tokens["bob"]))
+    taken = client.post(
+        "/orders", json=order("bob", "buy", "0.5", "100001", time_in_force="ioc"), headers=auth(tokens["bob"])
+    )
     assert taken.status_code == 200 and any(e["type"] == "Trade" for e in taken.json()["events"])
     assert client.get("/book/BTC-PERP").json()["asks"] == [["100000.5", "1.000", 1]]
     trades = client.get("/trades/BTC-PERP").json()
-    assert trades[0]["price"] == "100000.5" and trades[0]["quantity"] == "0.500" and trades[0]["aggressor"] == "buy"
+    assert (
+        trades[0]["price"] == "100000.5"
+        and trades[0]["quantity"] == "0.500"
+        and trades[0]["aggressor"] == "buy"
+    )
     ticker = client.get("/ticker/BTC-PERP").json()
     assert ticker["best_ask"] == "100000.5" and ticker["last_price"] == "100000.5"
     bob = client.get("/accounts/bob", headers=auth(tokens["bob"])).json()
-    assert bob["positions"] == [{"symbol": "BTC-PERP", "quantity": "0.500", "cost_micro": 50_000_250_000,
-                                 "realised_pnl_micro": 0}]  # fmt: skip
-    alice = client.get("/accounts/alice", headers=auth(tokens["risk"])).json()  # a risk officer reads any account
+    assert bob["positions"] == [
+        {"symbol": "BTC-PERP", "quantity": "0.500", "cost_micro": 50_000_250_000, "realised_pnl_micro": 0}
+    ]
+    alice = client.get(
+        "/accounts/alice", headers=auth(tokens["risk"])
+    ).json()  # a risk officer reads any account
     assert [o["order_id"] for o in alice["open_orders"]] == [ask_id]
     assert alice["open_orders"][0]["filled_quantity"] == "0.500"
-    replaced = client.post(f"/orders/{ask_id}/replace", json={"account": "alice", "quantity": "1.2", "price": "100002"},
-                           headers=auth(tokens["alice"]))  # fmt: skip
+    replaced = client.post(
+        f"/orders/{ask_id}/replace",
+        json={"account": "alice", "quantity": "1.2", "price": "100002"},
+        headers=auth(tokens["alice"]),
+    )
     assert replaced.status_code == 200 and replaced.json()["events"][0]["type"] == "OrderReplaced"
     cancelled = client.delete(f"/orders/{ask_id}", params={"account": "alice"}, headers=auth(tokens["alice"]))
     assert cancelled.status_code == 200 and client.get("/book/BTC-PERP").json()["asks"] == []
@@ -117,17 +133,27 @@ def test_bad_input_gets_a_useful_4xx(client: TestClient, tokens: dict[str, str])
     assert tick.status_code == 400 and tick.json()["code"] == "invalid_price_tick"
     lot = client.post("/orders", json=order("alice", "buy", "0.0005", "90000"), headers=headers)
     assert lot.status_code == 400 and lot.json()["code"] == "invalid_qty_lot"
-    malformed = client.post("/orders", content=b'{"account": "alice", "side": ', headers={**headers, "content-type": "application/json"})
+    malformed = client.post(
+        "/orders",
+        content=b'{"account": "alice", "side": ',
+        headers={**headers, "content-type": "application/json"},
+    )
     assert malformed.status_code == 422 and "json" in malformed.text.lower()
     missing = client.post("/orders", json={"account": "alice", "side": "buy"}, headers=headers)
     assert missing.status_code == 422
     fields = {tuple(d["loc"])[-1] for d in missing.json()["detail"]}
     assert {"symbol", "quantity"} <= fields
-    unknown_field = client.post("/orders", json={**order("alice", "buy", "0.1", "90000"), "leverage": 100}, headers=headers)
+    unknown_field = client.post(
+        "/orders", json={**order("alice", "buy", "0.1", "90000"), "leverage": 100}, headers=headers
+    )
     assert unknown_field.status_code == 422
-    first = client.post("/orders", json=order("alice", "buy", "0.1", "90000", client_order_id="x1"), headers=headers)
+    first = client.post(
+        "/orders", json=order("alice", "buy", "0.1", "90000", client_order_id="x1"), headers=headers
+    )
     assert first.status_code == 200
-    duplicate = client.post("/orders", json=order("alice", "buy", "0.1", "90000", client_order_id="x1"), headers=headers)
+    duplicate = client.post(
+        "/orders", json=order("alice", "buy", "0.1", "90000", client_order_id="x1"), headers=headers
+    )
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "duplicate_client_order_id"
     too_big = client.post("/orders", json=order("alice", "buy", "490", "100000"), headers=headers)
     assert too_big.status_code == 422 and too_big.json()["code"] == "insufficient_margin"
@@ -186,7 +212,13 @@ def test_a_restart_serves_the_same_book_and_accounts(settings: VenueSettings, to
         fund(client)
         client.post("/orders", json=order("alice", "sell", "1", "100010"), headers=auth(tokens["alice"]))
         client.post("/orders", json=order("bob", "buy", "0.4", "100010"), headers=auth(tokens["bob"]))
-        before = (client.get("/book/BTC-PERP").json(), client.get("/accounts/bob", headers=auth(tokens["bob"])).json())
+        before = (
+            client.get("/book/BTC-PERP").json(),
+            client.get("/accounts/bob", headers=auth(tokens["bob"])).json(),
+        )
     with TestClient(create_app(settings)) as client:
-        after = (client.get("/book/BTC-PERP").json(), client.get("/accounts/bob", headers=auth(tokens["bob"])).json())
+        after = (
+            client.get("/book/BTC-PERP").json(),
+            client.get("/accounts/bob", headers=auth(tokens["bob"])).json(),
+        )
     assert after == before

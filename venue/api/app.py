@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from config.settings import VenueSettings
-from venue.api import market, trading, ws
+from venue.api import admin, market, trading, ws
 from venue.api.deps import ApiError, venue_of
 from venue.api.keys import KeyStore
 from venue.api.metrics import VenueCollector
@@ -74,4 +74,5 @@ def create_app(settings: VenueSettings | None = None) -> FastAPI:
     app.include_router(market.router)
     app.include_router(trading.router)
     app.include_router(ws.router)
+    app.include_router(admin.router)
     return app
