@@ -38,6 +38,9 @@ class VenueSettings(BaseSettings):
         default=None, description="hashed API keys; data_dir/api_keys.toml if unset"
     )
     public_rate_per_s: float = Field(default=50.0, gt=0, description="rate limit per client IP without a key")
+    snapshot_every: int = Field(
+        default=100_000, ge=0, description="commands between state snapshots (0: never); bounds start-up time"
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     gc_gen0_threshold: int = Field(

@@ -44,6 +44,14 @@ class CircuitBreaker:
             highs.pop()
         highs.append((now_ns, price_ticks))
 
+    def window(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The kept (ts_ns, price) entries, lows then highs, for snapshots."""
+        return list(self._lows), list(self._highs)
+
+    def load(self, lows: list[tuple[int, int]], highs: list[tuple[int, int]]) -> None:
+        self._lows = deque(lows)
+        self._highs = deque(highs)
+
     def reset(self) -> None:
         """Forget the window (after a halt, trading restarts from a fresh reference)."""
         self._lows.clear()

@@ -120,6 +120,14 @@ class Journal(Protocol):
         """The chain value of ``seq - 1`` (GENESIS_CHAIN for seq 1)."""
         ...
 
+    async def save_snapshot(self, seq: int, state: bytes) -> None:
+        """Keep a snapshot of the state after record ``seq`` (which must already be journaled)."""
+        ...
+
+    async def latest_snapshot(self) -> tuple[int, bytes] | None:
+        """(seq, state) of the newest snapshot, or None."""
+        ...
+
 
 def open_journal(database_url: str | None, data_dir: Path) -> Journal:
     """The journal for the settings: PostgreSQL for a ``postgresql://`` URL, else SQLite.

@@ -28,6 +28,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX journal_ts ON journal USING brin (ts_ns)",  # time only grows: BRIN is enough
         ],
     ),
+    (
+        2,
+        [
+            "CREATE TABLE snapshots"
+            " (seq BIGINT PRIMARY KEY, state BYTEA NOT NULL, created TIMESTAMPTZ NOT NULL)"
+        ],
+    ),
 ]
 CHUNK = 20_000
 COLUMNS = ("seq", "ts_ns", "command", "events", "chain")
@@ -128,3 +135,24 @@ class PostgresJournal:
                     for r in rows
                 ]
             start = end + 1
+
+    async def save_snapshot(self, seq: int, state: bytes) -> None:
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO snapshots (seq, state, created) VALUES ($1, $2, now())"
+                    " ON CONFLICT (seq) DO UPDATE SET state = excluded.state",
+                    seq,
+                    state,
+                )
+                # two are enough: the newest, and one before it in case the newest is unreadable
+                await conn.execute(
+                    "DELETE FROM snapshots"
+                    " WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT 2)"
+                )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise JournalError(f"postgres snapshot failed: {exc}") from exc
+
+    async def latest_snapshot(self) -> tuple[int, bytes] | None:
+        row = await self.pool.fetchrow("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1")
+        return (row["seq"], bytes(row["state"])) if row else None

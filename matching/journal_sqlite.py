@@ -27,6 +27,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE INDEX journal_ts ON journal (ts_ns)",
         ],
     ),
+    (2, ["CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, state BLOB NOT NULL, created TEXT NOT NULL)"]),
 ]
 CHUNK = 10_000
 
@@ -129,3 +130,25 @@ class SqliteJournal:
             if rows:
                 yield rows
             start = end + 1
+
+    def _save_snapshot(self, seq: int, state: bytes) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO snapshots (seq, state, created) VALUES (?, ?, datetime('now'))",
+            (seq, state),
+        )
+        # two are enough: the newest, and one before it in case the newest is unreadable
+        self.conn.execute(
+            "DELETE FROM snapshots WHERE seq NOT IN (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT 2)"
+        )
+
+    async def save_snapshot(self, seq: int, state: bytes) -> None:
+        async with self._lock:
+            try:
+                await asyncio.to_thread(self._save_snapshot, seq, state)
+            except sqlite3.Error as exc:
+                raise JournalError(f"sqlite snapshot failed: {exc}") from exc
+
+    async def latest_snapshot(self) -> tuple[int, bytes] | None:
+        async with self._lock:
+            row = self.conn.execute("SELECT seq, state FROM snapshots ORDER BY seq DESC LIMIT 1").fetchone()
+        return (row[0], bytes(row[1])) if row else None

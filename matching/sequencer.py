@@ -107,6 +107,11 @@ class Sequencer:
         self._last_stamp_ts = ts
         return CommandRecord(seq, ts, command)
 
+    def resume_stamping(self, next_seq: int, last_ts: int) -> None:
+        """After a restore: the next stamp gets ``next_seq`` and a time not before ``last_ts``."""
+        self._next_stamp = next_seq
+        self._last_stamp_ts = last_ts
+
     def apply(self, record: CommandRecord) -> list[Event]:
         """Apply one record; returns its events (a fresh list the caller may keep)."""
         if record.seq != self.next_seq:

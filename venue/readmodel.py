@@ -30,6 +30,7 @@ from matching.events import (
     PositionChanged,
     Trade,
 )
+from matching.sequencer import Sequencer
 
 RECENT_TRADES = 1_000
 
@@ -77,6 +78,9 @@ class AccountView:
 
 class ReadModel:
     def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.last_seq = 0
         self.books: dict[str, BookView] = {}
         self.trades: dict[str, deque[Trade]] = {}
@@ -96,6 +100,51 @@ class ReadModel:
         if view is None:
             view = self.books[symbol] = BookView()
         return view
+
+    def load(self, sequencer: Sequencer) -> None:
+        """Start from a restored sequencer's state (it is durable: a snapshot is taken of journaled records).
+
+        Recent trades are not part of a snapshot; the tape starts empty after such a start-up.
+        """
+        self._reset()
+        self.last_seq = sequencer.next_seq - 1
+        for symbol, market in sequencer.matcher.markets.items():
+            book = self.book(symbol)
+            book.delta_seq = market.book.delta_seq
+            for side, levels in ((market.book.bids, book.bids), (market.book.asks, book.asks)):
+                for price, level in side.levels.items():
+                    levels[price] = (level.total, level.count)
+            if market.instrument.halted:
+                self.halted.add(symbol)
+        for underlying, index in sequencer.indices.items():
+            if index.price_micro:
+                self.index_micro[underlying] = index.price_micro
+        for account in sequencer.ledger.accounts.values():
+            view = self.account(account.id)
+            view.collateral_micro = account.collateral
+            for pos in account.positions.values():
+                view.positions[pos.instrument.symbol] = (pos.qty, pos.cost, pos.realised)
+        for o in sorted(sequencer.matcher.orders.values(), key=lambda o: o.order_id):
+            order = OrderView(
+                o.order_id,
+                o.account.id,
+                o.client_order_id,
+                o.instrument.symbol,
+                o.side,
+                o.order_type,
+                o.tif,
+                o.price,
+                o.qty,
+                o.leaves,
+                o.cum_qty,
+                o.cum_value,
+                o.stop_price,
+                o.post_only,
+                o.reduce_only,
+                o.triggered,
+            )
+            self.orders[o.order_id] = order
+            self.account(o.account.id).orders[o.order_id] = order
 
     def apply(self, record: CommandRecord, events: list[Event]) -> None:
         """Fold one durable record's events into the model (a runtime listener)."""

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from matching import snapshot
 from matching.commands import Command, CommandRecord
 from matching.events import Event
 from matching.journal import ChainBuilder, Journal, JournalError, PendingRow
@@ -47,11 +48,16 @@ class Runtime:
         max_batch: int = 4_096,
         max_pending: int = 8,
         commit_batches: int = 8,
+        snapshot_every: int = 0,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.sequencer = sequencer
         self.journal = journal
         self.max_batch = max_batch
+        self.snapshot_every = snapshot_every  # commands between snapshots; 0: never
+        self._last_snapshot_seq = 0
+        self._snapshot_due: tuple[int, bytes] | None = None
+        self.snapshots_saved = 0
         self.commit_batches = commit_batches
         self.clock = clock
         self.listeners: list[Listener] = []
@@ -69,16 +75,29 @@ class Runtime:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    async def recover(self, observers: Sequence[Listener] = ()) -> int:
-        """Replay the journal into the (fresh) sequencer; returns how many records were applied.
+    async def recover(
+        self, observers: Sequence[Listener] = (), on_snapshot: Callable[[Sequencer], None] | None = None
+    ) -> int:
+        """Rebuild the state: the newest snapshot, then the journal after it; returns records replayed.
 
-        ``observers`` (read models) are fed each record's recorded events, as they were published.
+        The sequencer is replaced by the restored one (``self.sequencer``). ``on_snapshot`` is given
+        the restored sequencer (read models load from it); ``observers`` then get each replayed
+        record's recorded events, as they were published.
         """
         if self.journal is None:
             return 0
         count = 0
+        start = 1
+        latest = await self.journal.latest_snapshot()
+        if latest is not None:
+            seq, state = latest
+            self.sequencer = snapshot.restore(state, self.sequencer.risk)
+            self._last_snapshot_seq = seq
+            start = seq + 1
+            if on_snapshot is not None:
+                on_snapshot(self.sequencer)
         apply = self.sequencer.apply
-        async for rows in self.journal.read():
+        async for rows in self.journal.read(start):
             for row in rows:
                 apply(row.record)
                 if observers:
@@ -162,6 +181,13 @@ class Runtime:
                 record, events = sequencer.submit(command, clock())
                 applied.append((record, events, chain.row(record, events) if journaled else None, future))
             await self._pending.put(applied)
+            if (
+                self.snapshot_every
+                and sequencer.next_seq - 1 - self._last_snapshot_seq >= self.snapshot_every
+            ):
+                # taken between batches, so it is the state after a whole record; saved once durable
+                self._last_snapshot_seq = sequencer.next_seq - 1
+                self._snapshot_due = (self._last_snapshot_seq, snapshot.take(sequencer))
             await asyncio.sleep(0)  # let the writer and the front doors run between batches
 
     async def _write_loop(self) -> None:
@@ -175,6 +201,7 @@ class Runtime:
             entries = [entry for batch in batches for entry in batch]
             if self.journal is not None:
                 await self._write(entries)
+                await self._save_due_snapshot(entries[-1][0].seq)
             listeners = self.listeners
             for record, events, _, future in entries:
                 if future is not None and not future.done():
@@ -186,6 +213,17 @@ class Runtime:
                         log.exception("listener failed on seq %d", record.seq)
             for _ in batches:
                 pending.task_done()
+
+    async def _save_due_snapshot(self, durable_seq: int) -> None:
+        due = self._snapshot_due
+        if due is None or due[0] > durable_seq or self.journal is None:
+            return
+        self._snapshot_due = None
+        try:
+            await self.journal.save_snapshot(*due)
+            self.snapshots_saved += 1
+        except JournalError as exc:  # a missed snapshot only makes the next start-up longer
+            log.error("snapshot at seq %d not saved: %s", due[0], exc)
 
     async def _already_written(self, row: PendingRow) -> bool:
         assert self.journal is not None

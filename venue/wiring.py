@@ -65,9 +65,10 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     bus = open_bus(settings.redis_url)
     await bus.open()
     fanout = Fanout(bus)
-    runtime = Runtime(sequencer, journal)
+    runtime = Runtime(sequencer, journal, snapshot_every=settings.snapshot_every)
     readmodel = ReadModel()
-    recovered = await runtime.recover(observers=[readmodel.apply])
+    recovered = await runtime.recover(observers=[readmodel.apply], on_snapshot=readmodel.load)
+    sequencer = runtime.sequencer  # restored from a snapshot if there was one
     runtime.listeners.append(readmodel.apply)
     runtime.listeners.append(fanout.listener)
     fanout.start()

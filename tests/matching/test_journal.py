@@ -87,16 +87,19 @@ def test_migrations_are_recorded_and_idempotent(make_journal) -> None:
         journal = make_journal()
         await journal.open()
         if isinstance(journal, SqliteJournal):
-            versions = [r[0] for r in journal.conn.execute("SELECT version FROM schema_migrations")]
+            versions = [
+                r[0] for r in journal.conn.execute("SELECT version FROM schema_migrations ORDER BY 1")
+            ]
         else:
             assert isinstance(journal, PostgresJournal)
             versions = [
-                r["version"] for r in await journal.pool.fetch("SELECT version FROM schema_migrations")
+                r["version"]
+                for r in await journal.pool.fetch("SELECT version FROM schema_migrations ORDER BY 1")
             ]
         await journal.close()
         return versions
 
-    assert asyncio.run(scenario()) == [1]
+    assert asyncio.run(scenario()) == [1, 2]
 
 
 def test_replay_verifies_and_pinpoints_a_tampered_event(make_journal) -> None:

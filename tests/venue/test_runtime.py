@@ -143,3 +143,49 @@ def test_no_acknowledgement_before_the_journal_write(make_journal) -> None:
         await journal.close()
 
     asyncio.run(scenario())
+
+
+def test_recovery_from_a_snapshot_and_the_journal_after_it(make_journal) -> None:
+    from venue.readmodel import ReadModel
+
+    def views(model: ReadModel) -> tuple:
+        books = {
+            s: (sorted(b.bids.items()), sorted(b.asks.items()), b.delta_seq) for s, b in model.books.items()
+        }
+        accounts = {
+            a: (
+                v.collateral_micro,
+                sorted(v.positions.items()),
+                sorted((k, o.leaves_qty) for k, o in v.orders.items()),
+            )
+            for a, v in model.accounts.items()
+        }
+        return books, accounts, model.last_seq
+
+    async def scenario() -> None:
+        journal = make_journal()
+        await journal.open()
+        live = Sequencer(CATALOG.fee_account)
+        live_model = ReadModel()
+        runtime = Runtime(live, journal, snapshot_every=500, max_batch=256)
+        runtime.listeners.append(live_model.apply)
+        runtime.start()
+        for command in commands(random.Random(2), 3_000):
+            last = runtime.submit_nowait(command)
+        await last
+        await runtime.stop()
+        await journal.close()
+        assert runtime.snapshots_saved >= 1  # a newer due snapshot replaces an unsaved older one
+
+        journal = make_journal()
+        await journal.open()
+        snapshot_seq, _ = await journal.latest_snapshot()
+        restarted = Runtime(Sequencer(CATALOG.fee_account), journal)
+        model = ReadModel()
+        replayed = await restarted.recover(observers=[model.apply], on_snapshot=model.load)
+        assert replayed == live.next_seq - 1 - snapshot_seq < 1_000  # only the tail after the snapshot
+        assert state_of(restarted.sequencer) == state_of(live)
+        assert views(model) == views(live_model)
+        await journal.close()
+
+    asyncio.run(scenario())
