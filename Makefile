@@ -27,6 +27,7 @@ test: install
 
 bench: install
 	$(BIN)/venue bench matching --json
+	$(BIN)/venue bench journal --json
 
 lint: install
 	$(BIN)/ruff check .
