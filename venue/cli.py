@@ -95,6 +95,33 @@ async def _run(with_console: bool) -> None:
     err.print(f"venue stopped cleanly at seq {venue.sequencer.next_seq - 1}; journal flushed")
 
 
+records_app = typer.Typer(help="Derived records (orders, trades, positions, balances in SQL).")
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("rebuild")
+def records_rebuild() -> None:
+    """Recreate the derived records from the journal (run while the venue is stopped)."""
+    from config.settings import VenueSettings
+    from matching.journal import open_journal
+    from venue.records import Records
+
+    settings = VenueSettings()
+
+    async def go() -> int:
+        journal = open_journal(settings.database_url, settings.data_dir)
+        await journal.open()
+        records = Records(journal)
+        try:
+            await records.open()
+            return await records.rebuild()
+        finally:
+            await records.close()
+            await journal.close()
+
+    err.print(f"derived records rebuilt from {asyncio.run(go())} journaled commands")
+
+
 keys_app = typer.Typer(help="API keys.")
 app.add_typer(keys_app, name="keys")
 

@@ -21,6 +21,7 @@ from matching.sequencer import Sequencer
 from venue.bus import Bus, open_bus
 from venue.fanout import Fanout
 from venue.readmodel import ReadModel
+from venue.records import Records
 from venue.runtime import Runtime
 
 
@@ -34,12 +35,15 @@ class Venue:
     bus: Bus
     fanout: Fanout
     readmodel: ReadModel
+    records: Records
     recovered: int  # records replayed from the journal at start
 
     async def stop(self) -> None:
         """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
         await self.runtime.stop()
         await self.fanout.stop()
+        await self.records.stop()
+        await self.records.close()
         await self.journal.close()
         await self.bus.close()
 
@@ -69,7 +73,12 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     readmodel = ReadModel()
     recovered = await runtime.recover(observers=[readmodel.apply], on_snapshot=readmodel.load)
     sequencer = runtime.sequencer  # restored from a snapshot if there was one
+    records = Records(journal)
+    await records.open()
+    await records.catch_up()  # whatever the projection missed (a crash between commit and projection)
+    records.start()
     runtime.listeners.append(readmodel.apply)
+    runtime.listeners.append(records.listener)
     runtime.listeners.append(fanout.listener)
     fanout.start()
     runtime.start()
@@ -79,4 +88,4 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
             for spec in catalog.instruments(listing_date(settings))
         ]
         await asyncio.gather(*listing)
-    return Venue(settings, catalog, sequencer, journal, runtime, bus, fanout, readmodel, recovered)
+    return Venue(settings, catalog, sequencer, journal, runtime, bus, fanout, readmodel, records, recovered)

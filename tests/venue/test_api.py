@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -222,3 +223,25 @@ def test_a_restart_serves_the_same_book_and_accounts(settings: VenueSettings, to
             client.get("/accounts/bob", headers=auth(tokens["bob"])).json(),
         )
     assert after == before
+
+
+def test_order_status_and_trade_history_from_the_derived_records(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    alice, bob = auth(tokens["alice"]), auth(tokens["bob"])
+    resting = client.post("/orders", json=order("alice", "sell", "1", "100010"), headers=alice).json()
+    client.post("/orders", json=order("bob", "buy", "0.4", "100010"), headers=bob)
+    gone = client.post("/orders", json=order("alice", "buy", "0.1", "90000"), headers=alice).json()
+    client.delete(f"/orders/{gone['order_id']}", params={"account": "alice"}, headers=alice)
+    venue = client.app.state.venue  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5  # the projection follows the journal in a task of its own
+    while venue.records.projected_seq < venue.readmodel.last_seq and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cancelled = client.get(f"/orders/{gone['order_id']}", params={"account": "alice"}, headers=alice).json()
+    assert cancelled["status"] == "cancelled" and cancelled["reason"] == 6001
+    partly = client.get(f"/orders/{resting['order_id']}", params={"account": "alice"}, headers=alice).json()
+    assert (partly["status"], partly["cum_lots"], partly["leaves_lots"]) == ("open", 400, 600)
+    foreign = client.get(f"/orders/{resting['order_id']}", params={"account": "bob"}, headers=bob)
+    assert foreign.status_code == 404
+    history = client.get("/accounts/bob/trades", headers=bob).json()
+    assert len(history) == 1 and history[0]["taker_account"] == "bob" and history[0]["qty_lots"] == 400

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from matching.commands import CancelOrder, Command, NewOrder, ReplaceOrder
@@ -195,3 +195,26 @@ async def _cancel_like(request: Request, command: Command) -> Any:
     if rejected is not None:
         return reject(rejected.reason, rejected.text, seq=seq)
     return answer(seq, events)
+
+
+@router.get("/orders/{order_id}")
+async def order_status(request: Request, order_id: int, account: str, key: Caller) -> Any:
+    """An order in any state (open, filled, cancelled, expired), from the derived records."""
+    reader(key, account)
+    row = await venue_of(request).records.order(order_id)
+    if row is None or row["account"] != account:
+        raise ApiError(reject(Reason.ORDER_NOT_FOUND, f"no order {order_id} for {account}"))
+    return row
+
+
+@router.get("/accounts/{account}/trades")
+async def account_trades(
+    request: Request,
+    account: str,
+    key: Caller,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before: Annotated[int | None, Query(description="page: trades with a smaller trade_id")] = None,
+) -> list[dict[str, Any]]:
+    """The account's trade history, newest first, from the derived records."""
+    reader(key, account)
+    return await venue_of(request).records.trades_of(account, limit, before)

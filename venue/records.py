@@ -1,0 +1,375 @@
+"""Derived records for queries: orders (in any state), trades, positions and balances, in SQL.
+
+A projection of the journal's events into tables of the journal's own database, written in batches
+by a task of its own after each group commit (never on the acknowledgement path). The projection
+remembers the last record it applied (``records_state.seq``), so it resumes after a restart, and
+``rebuild`` recreates it from the journal: the journal stays the truth. Each batch is one
+transaction: tables and position move together.
+
+Tables: ``orders`` (latest state per order: open, filled, cancelled, expired), ``trades``,
+``positions`` (account, symbol), ``balances`` (account). Same SQL on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from matching.commands import CommandRecord
+from matching.events import (
+    BalanceChanged,
+    Event,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderReduced,
+    OrderReplaced,
+    PositionChanged,
+    Trade,
+)
+from matching.journal import Journal
+from matching.journal_postgres import PostgresJournal
+from matching.journal_sqlite import SqliteJournal
+
+log = logging.getLogger(__name__)
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS orders (
+        order_id BIGINT PRIMARY KEY, account TEXT NOT NULL, client_order_id TEXT NOT NULL,
+        symbol TEXT NOT NULL, side INTEGER NOT NULL, order_type INTEGER NOT NULL, tif INTEGER NOT NULL,
+        price_ticks BIGINT NOT NULL, qty_lots BIGINT NOT NULL, leaves_lots BIGINT NOT NULL,
+        cum_lots BIGINT NOT NULL, cum_value BIGINT NOT NULL, status TEXT NOT NULL, reason INTEGER NOT NULL,
+        created_seq BIGINT NOT NULL, updated_seq BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS orders_account ON orders (account, order_id)",
+    """CREATE TABLE IF NOT EXISTS trades (
+        trade_id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, ts_ns BIGINT NOT NULL, symbol TEXT NOT NULL,
+        price_ticks BIGINT NOT NULL, qty_lots BIGINT NOT NULL, aggressor_side INTEGER NOT NULL,
+        maker_order_id BIGINT NOT NULL, taker_order_id BIGINT NOT NULL, maker_account TEXT NOT NULL,
+        taker_account TEXT NOT NULL, maker_fee_micro BIGINT NOT NULL, taker_fee_micro BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS trades_maker ON trades (maker_account, trade_id)",
+    "CREATE INDEX IF NOT EXISTS trades_taker ON trades (taker_account, trade_id)",
+    """CREATE TABLE IF NOT EXISTS positions (
+        account TEXT NOT NULL, symbol TEXT NOT NULL, qty_lots BIGINT NOT NULL, cost_micro BIGINT NOT NULL,
+        realised_pnl_micro BIGINT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (account, symbol)
+    )""",
+    """CREATE TABLE IF NOT EXISTS balances (
+        account TEXT PRIMARY KEY, collateral_micro BIGINT NOT NULL, seq BIGINT NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS records_state (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)",
+]
+ORDER_COLUMNS = (
+    "order_id, account, client_order_id, symbol, side, order_type, tif, price_ticks, qty_lots, leaves_lots, "
+    "cum_lots, cum_value, status, reason, created_seq, updated_seq"
+)
+TRADE_COLUMNS = (
+    "trade_id, seq, ts_ns, symbol, price_ticks, qty_lots, aggressor_side, maker_order_id, taker_order_id, "
+    "maker_account, taker_account, maker_fee_micro, taker_fee_micro"
+)
+UPSERTS = {
+    "orders": f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join(['?'] * 16)})"
+    " ON CONFLICT (order_id) DO UPDATE SET client_order_id = excluded.client_order_id,"
+    " price_ticks = excluded.price_ticks, qty_lots = excluded.qty_lots, leaves_lots = excluded.leaves_lots,"
+    " cum_lots = excluded.cum_lots, cum_value = excluded.cum_value, status = excluded.status,"
+    " reason = excluded.reason, updated_seq = excluded.updated_seq",
+    "trades": f"INSERT INTO trades VALUES ({', '.join(['?'] * 13)}) ON CONFLICT (trade_id) DO NOTHING",
+    "positions": "INSERT INTO positions VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account, symbol) DO UPDATE SET"
+    " qty_lots = excluded.qty_lots, cost_micro = excluded.cost_micro,"
+    " realised_pnl_micro = excluded.realised_pnl_micro, seq = excluded.seq",
+    "balances": "INSERT INTO balances VALUES (?, ?, ?) ON CONFLICT (account) DO UPDATE SET"
+    " collateral_micro = excluded.collateral_micro, seq = excluded.seq",
+    "state": "INSERT INTO records_state VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq",
+}
+
+
+class Batch:
+    """The net effect of a run of records: the final row per key."""
+
+    def __init__(self) -> None:
+        self.orders: dict[int, list[Any]] = {}
+        self.trades: list[tuple[Any, ...]] = []
+        self.positions: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.balances: dict[str, tuple[Any, ...]] = {}
+        self.seq = 0
+
+    def add(self, record: CommandRecord, events: Sequence[Event], known: dict[int, list[Any]]) -> None:
+        seq = self.seq = record.seq
+        for e in events:
+            if isinstance(e, OrderAccepted):
+                row = [
+                    e.order_id,
+                    e.account,
+                    e.client_order_id,
+                    e.symbol,
+                    e.side,
+                    e.order_type,
+                    e.tif,
+                    e.price_ticks,
+                    e.qty_lots,
+                    e.qty_lots,
+                    0,
+                    0,
+                    "open",
+                    0,
+                    seq,
+                    seq,
+                ]
+                self.orders[e.order_id] = known[e.order_id] = row
+            elif isinstance(e, Trade):
+                self.trades.append(
+                    (
+                        e.trade_id,
+                        seq,
+                        record.ts_ns,
+                        e.symbol,
+                        e.price_ticks,
+                        e.qty_lots,
+                        e.aggressor_side,
+                        e.maker_order_id,
+                        e.taker_order_id,
+                        e.maker_account,
+                        e.taker_account,
+                        e.maker_fee_micro,
+                        e.taker_fee_micro,
+                    )
+                )
+                self._fill(
+                    e.maker_order_id, e.maker_cum_qty, e.maker_leaves_qty, e.maker_cum_value, seq, known
+                )
+                self._fill(
+                    e.taker_order_id, e.taker_cum_qty, e.taker_leaves_qty, e.taker_cum_value, seq, known
+                )
+            elif isinstance(e, OrderCancelled | OrderExpired):
+                status = "cancelled" if isinstance(e, OrderCancelled) else "expired"
+                self._update(
+                    e.order_id,
+                    seq,
+                    known,
+                    status=status,
+                    leaves=0,
+                    reason=e.reason if isinstance(e, OrderCancelled) else 0,
+                )
+            elif isinstance(e, OrderReplaced):
+                self._update(
+                    e.order_id,
+                    seq,
+                    known,
+                    clid=e.client_order_id,
+                    price=e.price_ticks,
+                    qty=e.qty_lots,
+                    leaves=e.leaves_qty,
+                )
+            elif isinstance(e, OrderReduced):
+                self._update(
+                    e.order_id,
+                    seq,
+                    known,
+                    qty=e.qty_lots,
+                    leaves=e.leaves_qty,
+                    status="cancelled" if e.leaves_qty == 0 else None,
+                    reason=e.reason,
+                )
+            elif isinstance(e, PositionChanged):
+                self.positions[(e.account, e.symbol)] = (
+                    e.account,
+                    e.symbol,
+                    e.qty_lots,
+                    e.cost_micro,
+                    e.realised_pnl_micro,
+                    seq,
+                )
+            elif isinstance(e, BalanceChanged):
+                self.balances[e.account] = (e.account, e.collateral_micro, seq)
+
+    def _fill(
+        self, order_id: int, cum: int, leaves: int, value: int, seq: int, known: dict[int, list[Any]]
+    ) -> None:
+        self._update(
+            order_id, seq, known, cum=cum, leaves=leaves, value=value, status="filled" if not leaves else None
+        )
+
+    def _update(self, order_id: int, seq: int, known: dict[int, list[Any]], **change: Any) -> None:
+        row = known.get(order_id)
+        if row is None:
+            return  # accepted before this projection's memory (its row is already stored and final)
+        fields = {
+            "clid": 2,
+            "price": 7,
+            "qty": 8,
+            "leaves": 9,
+            "cum": 10,
+            "value": 11,
+            "status": 12,
+            "reason": 13,
+        }
+        for name, value in change.items():
+            if value is not None:
+                row[fields[name]] = value
+        row[15] = seq
+        self.orders[order_id] = row
+        if row[12] != "open":
+            known.pop(order_id, None)  # finished: no later event touches it
+
+
+class Records:
+    """Writes batches to the journal's database and answers queries from it."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._sqlite: sqlite3.Connection | None = None  # its own connection: the journal's is not shared
+        self._open: dict[int, list[Any]] = {}  # rows of orders still open, by id
+        self._queue: asyncio.Queue[tuple[CommandRecord, list[Event]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.projected_seq = 0
+
+    # -- storage ----------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if isinstance(self.journal, SqliteJournal):
+            self._sqlite = sqlite3.connect(
+                self.journal.path, timeout=30, check_same_thread=False, isolation_level=None
+            )
+        for statement in SCHEMA:
+            await self._execute(statement)
+        rows = await self._fetch("SELECT seq FROM records_state WHERE id = 1")
+        self.projected_seq = int(rows[0][0]) if rows else 0
+        open_rows = await self._fetch(f"SELECT {ORDER_COLUMNS} FROM orders WHERE status = 'open'")
+        self._open = {int(r[0]): list(r) for r in open_rows}
+
+    async def close(self) -> None:
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+
+    async def _execute(self, sql: str) -> None:
+        if self._sqlite is not None:
+            await asyncio.to_thread(self._sqlite.execute, sql)
+        elif isinstance(self.journal, PostgresJournal):
+            await self.journal.pool.execute(sql)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        if self._sqlite is not None:
+            conn = self._sqlite
+            return await asyncio.to_thread(lambda: [tuple(r) for r in conn.execute(sql, args).fetchall()])
+        if isinstance(self.journal, PostgresJournal):
+            sql = _numbered(sql)
+            return [tuple(r) for r in await self.journal.pool.fetch(sql, *args)]
+        return []
+
+    async def _write(self, batch: Batch) -> None:
+        statements = [
+            (UPSERTS["orders"], [tuple(r) for r in batch.orders.values()]),
+            (UPSERTS["trades"], batch.trades),
+            (UPSERTS["positions"], list(batch.positions.values())),
+            (UPSERTS["balances"], list(batch.balances.values())),
+            (UPSERTS["state"], [(batch.seq,)]),
+        ]
+        if self._sqlite is not None:
+            await asyncio.to_thread(_sqlite_write, self._sqlite, statements)
+        elif isinstance(self.journal, PostgresJournal):
+            async with self.journal.pool.acquire() as conn, conn.transaction():
+                for sql, rows in statements:
+                    if rows:
+                        await conn.executemany(_numbered(sql), rows)
+        self.projected_seq = batch.seq
+
+    # -- projection -------------------------------------------------------------------------------
+
+    def listener(self, record: CommandRecord, events: list[Event]) -> None:
+        """Runtime listener: queue durable records (already projected ones are skipped)."""
+        if record.seq > self.projected_seq:
+            self._queue.put_nowait((record, events))
+
+    async def apply(self, items: Sequence[tuple[CommandRecord, list[Event]]]) -> None:
+        batch = Batch()
+        for record, events in items:
+            if record.seq > self.projected_seq:
+                batch.add(record, events, self._open)
+        if batch.seq:
+            await self._write(batch)
+
+    async def catch_up(self) -> int:
+        """Project journal records this projection has not seen (after a crash or a rebuild)."""
+        count = 0
+        async for rows in self.journal.read(self.projected_seq + 1):
+            await self.apply([(row.record, row.events()) for row in rows])
+            count += len(rows)
+        return count
+
+    async def rebuild(self) -> int:
+        for table in ("orders", "trades", "positions", "balances", "records_state"):
+            await self._execute(f"DELETE FROM {table}")
+        self.projected_seq = 0
+        self._open = {}
+        return await self.catch_up()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Write everything queued (including a batch being written), then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            items = [await self._queue.get()]
+            while not self._queue.empty() and len(items) < 50_000:
+                items.append(self._queue.get_nowait())
+            try:
+                await self.apply(items)
+            except (sqlite3.Error, asyncpg.PostgresError, OSError) as exc:
+                log.error(
+                    "derived records stalled at seq %d: %s; catching up from the journal",
+                    self.projected_seq,
+                    exc,
+                )
+                await asyncio.sleep(1.0)
+                await self.catch_up()  # the journal has everything; queued records it covered are skipped
+            finally:
+                for _ in items:
+                    self._queue.task_done()
+
+    # -- queries ----------------------------------------------------------------------------------
+
+    async def order(self, order_id: int) -> dict[str, Any] | None:
+        rows = await self._fetch(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?", order_id)
+        return dict(zip(ORDER_COLUMNS.split(", "), rows[0], strict=True)) if rows else None
+
+    async def trades_of(self, account: str, limit: int, before: int | None) -> list[dict[str, Any]]:
+        columns = TRADE_COLUMNS
+        rows = await self._fetch(
+            f"SELECT {columns} FROM trades WHERE (maker_account = ? OR taker_account = ?) AND trade_id < ?"
+            " ORDER BY trade_id DESC LIMIT ?",
+            account,
+            account,
+            before if before is not None else 2**62,
+            limit,
+        )
+        return [dict(zip(columns.split(", "), row, strict=True)) for row in rows]
+
+
+def _numbered(sql: str) -> str:
+    """SQLite's ``?`` placeholders as PostgreSQL's ``$1, $2 ...``."""
+    parts = sql.split("?")
+    return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
+
+
+def _sqlite_write(conn: sqlite3.Connection, statements: list[tuple[str, list[Any]]]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, rows in statements:
+            if rows:
+                conn.executemany(sql, rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
