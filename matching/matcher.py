@@ -27,6 +27,8 @@ from __future__ import annotations
 import heapq
 from typing import Final
 
+from msgspec.structs import astuple
+
 from matching.book import BookSide, Order, OrderBook
 from matching.circuit_breaker import CircuitBreaker
 from matching.commands import CancelOrder, MassCancel, NewOrder, ReplaceOrder
@@ -155,29 +157,32 @@ class Matcher:
     # -- new orders -----------------------------------------------------------------------------------
 
     def new_order(self, cmd: NewOrder) -> None:
-        market = self.markets.get(cmd.symbol)
-        account = self.ledger.accounts.get(cmd.account)
+        # all fields in one C call: cheaper than reading a msgspec struct's fields one by one
+        (account_id, clid, symbol, side, qty, price, order_type, tif, expire_ns, post_only, reduce_only,
+         stop_price, trigger_by, stp_mode) = astuple(cmd)  # fmt: skip
+        market = self.markets.get(symbol)
+        account = self.ledger.accounts.get(account_id)
         if market is None or account is None:
             self._reject_new(cmd, R_UNKNOWN_INSTRUMENT if market is None else R_UNKNOWN_ACCOUNT)
             return
-        # each command field is read once, into the native order; validation reads the order
+        # validation reads the native order, not the command
         order = Order(
             0,
             account,
-            cmd.client_order_id,
+            clid,
             market.instrument,
-            cmd.side,
-            cmd.price_ticks,
-            cmd.qty_lots,
-            cmd.qty_lots,
-            cmd.order_type,
-            cmd.tif,
-            cmd.expire_ns,
-            cmd.post_only,
-            cmd.reduce_only,
-            cmd.stop_price_ticks,
-            cmd.trigger_by or MARK_TRIGGER,
-            cmd.stp_mode or account.stp_mode,
+            side,
+            price,
+            qty,
+            qty,
+            order_type,
+            tif,
+            expire_ns,
+            post_only,
+            reduce_only,
+            stop_price,
+            trigger_by or MARK_TRIGGER,
+            stp_mode or account.stp_mode,
         )
         reason = self._validate_new(order)
         if not reason and order.reduce_only:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr
 
 from matching.commands import (
@@ -114,23 +115,22 @@ class Sequencer:
 
     def apply(self, record: CommandRecord) -> list[Event]:
         """Apply one record; returns its events (a fresh list the caller may keep)."""
-        if record.seq != self.next_seq:
-            raise SequenceError(f"expected seq {self.next_seq}, got {record.seq}")
-        self.next_seq = record.seq + 1
-        ts = record.ts_ns
+        seq, ts, command = astuple(record)
+        if seq != self.next_seq:
+            raise SequenceError(f"expected seq {self.next_seq}, got {seq}")
+        self.next_seq = seq + 1
         if ts < self.last_ts:
-            raise SequenceError(f"record {record.seq} goes back in time: {ts} < {self.last_ts}")
+            raise SequenceError(f"record {seq} goes back in time: {ts} < {self.last_ts}")
         self.last_ts = ts
         if ts > self._last_stamp_ts:
             self._last_stamp_ts = ts
         matcher = self.matcher
         matcher.now = ts
-        matcher.priority = record.seq
+        matcher.priority = seq
         if matcher.expiries and matcher.expiries[0][0] <= ts:
             matcher.expire_due()
         if matcher.cooloffs:
             self._lift_halts(ts)
-        command = record.command
         self._handlers[type(command)](command)
         events = self.out
         self.out = self.matcher.out = []  # hand the list over rather than copy it
