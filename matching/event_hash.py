@@ -16,10 +16,6 @@ from matching.events import Event
 _ENCODER = msgspec.msgpack.Encoder()
 
 
-def encode_event(event: Event) -> bytes:
-    return _ENCODER.encode(event)
-
-
 class EventHasher:
     __slots__ = ("_hash", "count")
 

@@ -144,10 +144,6 @@ class Instrument:
 
     # -- money ------------------------------------------------------------------------------------
 
-    def value_micro(self, price_ticks: int, qty_lots: int) -> int:
-        """Premium (options) or notional (perpetuals) of a quantity at a price, in micro-USDC."""
-        return price_ticks * qty_lots * self.micro_per_tick_lot
-
     def underlying_notional_micro(self, qty_lots: int) -> int:
         """Index price times coins; falls back to the strike before the first index mark (options)."""
         ref = self.index.price_micro or self.strike_micro or self.mark_ticks * self.tick_micro

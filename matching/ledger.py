@@ -14,6 +14,8 @@ or loses a micro-USDC over a position's life.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from matching.book import Order
 from matching.instruments import Instrument
 from matching.types import StpMode
@@ -35,11 +37,12 @@ class Position:
         self.cost = 0
         self.realised = 0
 
-    def average_entry_ticks(self) -> float:
-        """Average entry price in ticks (a float for display only; the ledger keeps ``cost``)."""
+    def average_entry_price(self) -> Decimal | None:
+        """Average entry price in USD, exact (the ledger keeps ``cost``); None when flat."""
         if self.qty == 0:
-            return 0.0
-        return self.cost / (self.qty * self.instrument.micro_per_tick_lot)
+            return None
+        inst = self.instrument
+        return inst.spec.tick_size * Decimal(self.cost) / Decimal(self.qty * inst.micro_per_tick_lot)
 
     def __repr__(self) -> str:
         return (

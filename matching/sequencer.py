@@ -12,7 +12,7 @@ out of sequence does raise ``SequenceError``: that is a broken journal, not bad 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from msgspec.structs import astuple
@@ -140,10 +140,6 @@ class Sequencer:
         """Stamp and apply in one step (for callers that journal the record afterwards)."""
         record = self.stamp(command, ts_ns)
         return record, self.apply(record)
-
-    def replay(self, records: Iterable[CommandRecord]) -> Iterable[tuple[CommandRecord, list[Event]]]:
-        for record in records:
-            yield record, self.apply(record)
 
     # -- queries ------------------------------------------------------------------------------------
 

@@ -96,7 +96,13 @@ def test_trading_flow_book_trades_ticker_and_account(client: TestClient, tokens:
     assert ticker["best_ask"] == "100000.5" and ticker["last_price"] == "100000.5"
     bob = client.get("/accounts/bob", headers=auth(tokens["bob"])).json()
     assert bob["positions"] == [
-        {"symbol": "BTC-PERP", "quantity": "0.500", "cost_micro": 50_000_250_000, "realised_pnl_micro": 0}
+        {
+            "symbol": "BTC-PERP",
+            "quantity": "0.500",
+            "average_entry_price": "100000.5",
+            "cost_micro": 50_000_250_000,
+            "realised_pnl_micro": 0,
+        }
     ]
     alice = client.get(
         "/accounts/alice", headers=auth(tokens["risk"])

@@ -8,7 +8,7 @@ from fastapi import Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from venue.api.errors import error
-from venue.api.keys import READING_ROLES, TRADING_ROLES, ApiKey, KeyStore, Role
+from venue.api.keys import OVERSIGHT_ROLES, READING_ROLES, TRADING_ROLES, ApiKey, KeyStore, Role
 from venue.api.ratelimit import RateLimiter
 from venue.wiring import Venue
 
@@ -74,13 +74,15 @@ def require(key: ApiKey | None, roles: frozenset[Role], account: str | None = No
     if not key.roles & roles:
         raise ApiError(error(403, "wrong_role", f"needs one of: {', '.join(sorted(roles))}"))
     if account is not None and not key.may_act_for(account):
-        if roles is READING_ROLES and key.roles & {Role.RISK_OFFICER, Role.ADMIN}:
-            return key
         raise ApiError(error(403, "account_not_permitted", f"this key may not act for account {account}"))
     return key
 
 
 def reader(key: ApiKey | None, account: str) -> ApiKey:
+    """A key that may read ``account``: its own accounts, or any account for risk officers and admins."""
+    key = require(key, READING_ROLES)
+    if key.roles & OVERSIGHT_ROLES:
+        return key
     return require(key, READING_ROLES, account)
 
 

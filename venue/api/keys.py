@@ -26,6 +26,7 @@ class Role(StrEnum):
 
 TRADING_ROLES = frozenset({Role.TRADER, Role.MARKET_MAKER, Role.ADMIN})
 READING_ROLES = frozenset({Role.TRADER, Role.MARKET_MAKER, Role.RISK_OFFICER, Role.ADMIN})
+OVERSIGHT_ROLES = frozenset({Role.RISK_OFFICER, Role.ADMIN})  # may read every account
 
 
 @dataclass(frozen=True, slots=True)

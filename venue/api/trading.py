@@ -88,13 +88,17 @@ def order_json(inst: Instrument | None, view: OrderView) -> dict[str, Any]:
     def qty(lots_: int) -> str:
         return str(inst.lots_to_qty(lots_)) if inst else str(lots_)
 
-    avg = view.cum_value / view.cum_qty if view.cum_qty else 0
+    average = (
+        inst.spec.tick_size * Decimal(view.cum_value) / Decimal(view.cum_qty)
+        if inst and view.cum_qty
+        else None
+    )
     return {
         "order_id": view.order_id, "client_order_id": view.client_order_id, "symbol": view.symbol,
         "side": "buy" if view.side > 0 else "sell", "price": price(view.price_ticks),
         "stop_price": price(view.stop_price_ticks), "quantity": qty(view.qty_lots),
         "open_quantity": qty(view.leaves_qty), "filled_quantity": qty(view.cum_qty),
-        "average_price": str(inst.ticks_to_price(1) * Decimal(str(avg))) if inst and avg else None,
+        "average_price": str(average) if average is not None else None,
         "post_only": view.post_only, "reduce_only": view.reduce_only, "triggered": view.triggered,
     }  # fmt: skip
 
@@ -122,10 +126,20 @@ def account(request: Request, account: str, key: Caller) -> dict[str, Any]:
         if qty == 0 and realised == 0:
             continue
         inst = instruments.get(symbol)
-        positions.append({
-            "symbol": symbol, "quantity": str(inst.lots_to_qty(qty)) if inst else str(qty),
-            "cost_micro": cost, "realised_pnl_micro": realised,
-        })  # fmt: skip
+        average = (
+            inst.spec.tick_size * Decimal(cost) / Decimal(qty * inst.micro_per_tick_lot)
+            if inst and qty
+            else None
+        )
+        positions.append(
+            {
+                "symbol": symbol,
+                "quantity": str(inst.lots_to_qty(qty)) if inst else str(qty),
+                "average_entry_price": str(average) if average is not None else None,
+                "cost_micro": cost,
+                "realised_pnl_micro": realised,
+            }
+        )
     return {
         "account": account,
         "seq": model.last_seq,

@@ -22,7 +22,7 @@ import msgspec
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from venue.api.deps import ApiError, ws_key
-from venue.api.keys import READING_ROLES, ApiKey, Role
+from venue.api.keys import OVERSIGHT_ROLES, READING_ROLES, ApiKey
 from venue.api.market import ticker_for
 from venue.bus import Subscription
 from venue.wiring import Venue
@@ -52,7 +52,7 @@ class Session:
         key = self.key
         if key is None or not key.roles & READING_ROLES:
             return False
-        return key.may_act_for(account) or bool(key.roles & {Role.RISK_OFFICER, Role.ADMIN})
+        return key.may_act_for(account) or bool(key.roles & OVERSIGHT_ROLES)
 
     async def subscribe(self, channel: str) -> None:
         kind, _, target = channel.partition("@")
