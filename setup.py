@@ -14,6 +14,8 @@ COMPILED = [
     "matching/instruments.py",
     "matching/ledger.py",
     "matching/matcher.py",
+    "matching/native_codes.py",
+    "matching/order_checks.py",
     "matching/risk_check.py",
     "matching/sequencer.py",
     "matching/stops.py",

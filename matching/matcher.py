@@ -48,62 +48,47 @@ from matching.events import (
     PositionChanged,
     Trade,
 )
-from matching.instruments import PPM, Instrument
+from matching.instruments import Instrument
 from matching.ledger import Account, Ledger
-from matching.reasons import Reason, text
+from matching.native_codes import (
+    CANCEL_BOTH,
+    CANCEL_OLDEST,
+    DECREMENT_AND_CANCEL,
+    FOK,
+    GTD,
+    IOC,
+    LIMIT,
+    MARK_TRIGGER,
+    MARKET,
+    R_ADMIN_CANCEL,
+    R_CANCEL_ON_DISCONNECT,
+    R_CIRCUIT_BREAKER,
+    R_FOK_NOT_FILLED,
+    R_INVALID_ORDER,
+    R_IOC_REMAINDER,
+    R_MARKET_PROTECTION,
+    R_MASS_CANCEL,
+    R_NO_LIQUIDITY,
+    R_ORDER_NOT_FOUND,
+    R_POST_ONLY_WOULD_TAKE,
+    R_REDUCE_ONLY_REDUCED,
+    R_REDUCE_ONLY_WOULD_INCREASE,
+    R_SELF_TRADE,
+    R_TOO_LATE_TO_CANCEL,
+    R_UNKNOWN_ACCOUNT,
+    R_UNKNOWN_INSTRUMENT,
+    R_USER_CANCEL,
+    STOP_LIMIT,
+    STOP_MARKET,
+)
+from matching.order_checks import protected_price, validate_new, validate_replace
+from matching.reasons import text
 from matching.risk_check import RiskCheck
 from matching.stops import StopBook
 from matching.types import BalanceReason, CancelRequest, MassCancelScope
 
-# Literal Final ints compile to native constants and native comparisons (mypyc); the enums in
-# matching.types stay the one table, and tests/matching/test_constants.py pins these to them.
-GTC: Final = 1  # TimeInForce.GTC
-IOC: Final = 2  # TimeInForce.IOC
-FOK: Final = 3  # TimeInForce.FOK
-GTD: Final = 4  # TimeInForce.GTD
-LIMIT: Final = 1  # OrderType.LIMIT
-MARKET: Final = 2  # OrderType.MARKET
-STOP_MARKET: Final = 3  # OrderType.STOP_MARKET
-STOP_LIMIT: Final = 4  # OrderType.STOP_LIMIT
-MARK_TRIGGER: Final = 1  # TriggerBy.MARK
-LAST_TRIGGER: Final = 2  # TriggerBy.LAST
-CANCEL_OLDEST: Final = 2  # StpMode.CANCEL_OLDEST
-CANCEL_BOTH: Final = 3  # StpMode.CANCEL_BOTH
-DECREMENT_AND_CANCEL: Final = 4  # StpMode.DECREMENT_AND_CANCEL
 TRADE_REASON: Final = BalanceReason.TRADE
 FEE_REASON: Final = BalanceReason.FEE_INCOME
-R_ADMIN_CANCEL: Final = Reason.ADMIN_CANCEL
-R_CANCEL_ON_DISCONNECT: Final = Reason.CANCEL_ON_DISCONNECT
-R_CIRCUIT_BREAKER: Final = Reason.CIRCUIT_BREAKER
-R_DUPLICATE_CLIENT_ORDER_ID: Final = Reason.DUPLICATE_CLIENT_ORDER_ID
-R_FOK_NOT_FILLED: Final = Reason.FOK_NOT_FILLED
-R_INSTRUMENT_HALTED: Final = Reason.INSTRUMENT_HALTED
-R_INSTRUMENT_NOT_ACTIVE: Final = Reason.INSTRUMENT_NOT_ACTIVE
-R_INVALID_EXPIRE_TIME: Final = Reason.INVALID_EXPIRE_TIME
-R_INVALID_ORDER: Final = Reason.INVALID_ORDER
-R_INVALID_PRICE: Final = Reason.INVALID_PRICE
-R_INVALID_QTY_LOT: Final = Reason.INVALID_QTY_LOT
-R_INVALID_STOP_PRICE: Final = Reason.INVALID_STOP_PRICE
-R_IOC_REMAINDER: Final = Reason.IOC_REMAINDER
-R_MARKET_PROTECTION: Final = Reason.MARKET_PROTECTION
-R_MASS_CANCEL: Final = Reason.MASS_CANCEL
-R_NOTIONAL_ABOVE_MAX: Final = Reason.NOTIONAL_ABOVE_MAX
-R_NO_LIQUIDITY: Final = Reason.NO_LIQUIDITY
-R_ORDER_NOT_FOUND: Final = Reason.ORDER_NOT_FOUND
-R_POST_ONLY_WOULD_TAKE: Final = Reason.POST_ONLY_WOULD_TAKE
-R_PRICE_BAND: Final = Reason.PRICE_BAND
-R_QTY_ABOVE_MAX: Final = Reason.QTY_ABOVE_MAX
-R_QTY_BELOW_MIN: Final = Reason.QTY_BELOW_MIN
-R_REDUCE_ONLY_REDUCED: Final = Reason.REDUCE_ONLY_REDUCED
-R_REDUCE_ONLY_WOULD_INCREASE: Final = Reason.REDUCE_ONLY_WOULD_INCREASE
-R_REPLACE_NOT_ALLOWED: Final = Reason.REPLACE_NOT_ALLOWED
-R_REPLACE_QTY_BELOW_FILLED: Final = Reason.REPLACE_QTY_BELOW_FILLED
-R_SELF_TRADE: Final = Reason.SELF_TRADE
-R_TOO_LATE_TO_CANCEL: Final = Reason.TOO_LATE_TO_CANCEL
-R_UNKNOWN_ACCOUNT: Final = Reason.UNKNOWN_ACCOUNT
-R_UNKNOWN_INSTRUMENT: Final = Reason.UNKNOWN_INSTRUMENT
-R_USER_CANCEL: Final = Reason.USER_CANCEL
-R_VENUE_HALTED: Final = Reason.VENUE_HALTED
 # event classes bound as Final: compiled code keeps them in C statics, not module-dict lookups
 BalanceChanged_: Final = BalanceChanged
 BookDelta_: Final = BookDelta
@@ -184,7 +169,7 @@ class Matcher:
             trigger_by or MARK_TRIGGER,
             stp_mode or account.stp_mode,
         )
-        reason = self._validate_new(order)
+        reason = validate_new(order, self.now, self.venue_halted)
         if not reason and order.reduce_only:
             room = self._reduce_only_room(account, order.instrument, order.side)
             if room <= 0:
@@ -204,81 +189,6 @@ class Matcher:
 
     def _reject_new(self, cmd: NewOrder, reason: int) -> None:
         self.out.append(OrderRejected_(cmd.account, cmd.client_order_id, cmd.symbol, reason, text(reason)))
-
-    def _validate_new(self, order: Order) -> int:
-        """0, or why a new order is refused: state of the venue, size, client order id, then its terms."""
-        inst = order.instrument
-        if not inst.active:
-            return R_INSTRUMENT_NOT_ACTIVE
-        if self.venue_halted:
-            return R_VENUE_HALTED
-        if inst.halted:
-            return R_INSTRUMENT_HALTED
-        side = order.side
-        if side != 1 and side != -1:
-            return R_INVALID_ORDER
-        qty = order.qty
-        if qty <= 0:
-            return R_INVALID_QTY_LOT
-        if qty < inst.min_qty_lots:
-            return R_QTY_BELOW_MIN
-        if qty > inst.max_qty_lots:
-            return R_QTY_ABOVE_MAX
-        clid = order.client_order_id
-        if clid and clid in order.account.client_ids:
-            return R_DUPLICATE_CLIENT_ORDER_ID
-        return self._validate_terms(order, inst)
-
-    def _validate_terms(self, order: Order, inst: Instrument) -> int:
-        """Order type, time in force, price and stop fields, and the price band."""
-        order_type, tif = order.order_type, order.tif
-        if tif != GTC and tif != IOC and tif != FOK and tif != GTD:
-            return R_INVALID_ORDER
-        if tif == GTD and order.expire_ns <= self.now:
-            return R_INVALID_EXPIRE_TIME
-        if order.post_only and (tif == IOC or tif == FOK or order_type != LIMIT):
-            return R_INVALID_ORDER
-        if order_type == LIMIT or order_type == STOP_LIMIT:
-            price = order.price
-            if price <= 0:
-                return R_INVALID_PRICE
-            if price * order.qty * inst.micro_per_tick_lot > inst.max_notional_micro:
-                return R_NOTIONAL_ABOVE_MAX
-            if order_type == LIMIT and not self._within_band(inst, order.side, price):
-                return R_PRICE_BAND
-        elif order_type == MARKET:
-            if tif == GTC or tif == GTD:
-                return R_INVALID_ORDER
-        elif order_type != STOP_MARKET:
-            return R_INVALID_ORDER
-        if order_type == STOP_MARKET or order_type == STOP_LIMIT:
-            return self._validate_stop(order, inst)
-        return 0
-
-    @staticmethod
-    def _validate_stop(order: Order, inst: Instrument) -> int:
-        trigger_by = order.trigger_by
-        if trigger_by != MARK_TRIGGER and trigger_by != LAST_TRIGGER:
-            return R_INVALID_ORDER
-        stop = order.stop_price
-        if stop <= 0:
-            return R_INVALID_STOP_PRICE
-        ref = inst.mark_ticks if trigger_by == MARK_TRIGGER else inst.last_trade_ticks
-        # a stop that would trigger at once is refused: the client meant a different order
-        if ref and ((order.side > 0 and stop <= ref) or (order.side < 0 and stop >= ref)):
-            return R_INVALID_STOP_PRICE
-        if order.tif == FOK:
-            return R_INVALID_ORDER
-        return 0
-
-    @staticmethod
-    def _within_band(inst: Instrument, side: int, price: int) -> bool:
-        """Fat-finger band: a buy may not be priced above mark + band, a sell not below mark - band."""
-        mark = inst.mark_ticks
-        if not mark:
-            return True
-        band = max(mark * inst.band_ppm // PPM, inst.band_floor_ticks)
-        return price <= mark + band if side > 0 else price >= mark - band
 
     def _reduce_only_room(self, account: Account, inst: Instrument, side: int) -> int:
         """Lots a reduce-only order on ``side`` may take: the opposite position less resting reducers."""
@@ -333,7 +243,7 @@ class Matcher:
         opposite = book.asks if order.side > 0 else book.bids
         is_market = order.order_type == MARKET or order.order_type == STOP_MARKET
         if is_market:
-            order.price = self._protected_price(market.instrument, order.side, opposite)
+            order.price = protected_price(market.instrument, order.side, opposite)
         checked_leaves = order.leaves
         reason, margin = self._admit(order, opposite)
         if reason:
@@ -387,15 +297,6 @@ class Matcher:
         if order.tif == FOK and self._fillable(order, opposite) < order.leaves:
             return R_FOK_NOT_FILLED, 0
         return 0, margin
-
-    @staticmethod
-    def _protected_price(inst: Instrument, side: int, opposite: BookSide) -> int:
-        ref = inst.mark_ticks or opposite.best
-        if not ref:
-            return 0
-        if side > 0:
-            return ref * (PPM + inst.protection_ppm) // PPM
-        return max(1, -((-ref * (PPM - inst.protection_ppm)) // PPM))
 
     def _fillable(self, order: Order, opposite: BookSide) -> int:
         """Lots an order could fill right now, honouring self-trade prevention; stops at ``order.leaves``."""
@@ -748,7 +649,7 @@ class Matcher:
             self._cancel_reject(cmd.account, cmd.order_id, cmd.orig_client_order_id, request, reason)
             return
         assert account is not None
-        reason = self._validate_replace(cmd, order, account)
+        reason = validate_replace(cmd, order, account, self.venue_halted)
         if reason:
             self._cancel_reject(cmd.account, order.order_id, cmd.orig_client_order_id, request, reason)
             return
@@ -794,32 +695,6 @@ class Matcher:
         )
         if order.level is not None and not keeps:
             self._requeue(order, market, cmd.qty_lots, new_leaves, cmd.price_ticks)
-
-    def _validate_replace(self, cmd: ReplaceOrder, order: Order, account: Account) -> int:
-        inst = order.instrument
-        if self.venue_halted:
-            return R_VENUE_HALTED
-        if inst.halted:
-            return R_INSTRUMENT_HALTED
-        if cmd.qty_lots <= order.cum_qty:
-            return R_REPLACE_QTY_BELOW_FILLED
-        if cmd.qty_lots > inst.max_qty_lots:
-            return R_QTY_ABOVE_MAX
-        new_clid = cmd.client_order_id
-        if new_clid and new_clid != order.client_order_id and new_clid in account.client_ids:
-            return R_DUPLICATE_CLIENT_ORDER_ID
-        is_stop = order.order_type == STOP_MARKET or order.order_type == STOP_LIMIT
-        if order.order_type == STOP_MARKET:
-            return 0 if cmd.stop_price_ticks >= 0 else R_INVALID_STOP_PRICE
-        if cmd.price_ticks <= 0:
-            return R_INVALID_PRICE
-        if cmd.price_ticks * cmd.qty_lots * inst.micro_per_tick_lot > inst.max_notional_micro:
-            return R_NOTIONAL_ABOVE_MAX
-        if not is_stop and not self._within_band(inst, order.side, cmd.price_ticks):
-            return R_PRICE_BAND
-        if order.reduce_only and cmd.qty_lots - order.cum_qty > order.leaves:
-            return R_REPLACE_NOT_ALLOWED  # a reduce-only order may only shrink
-        return 0
 
     def _replace_risk(
         self, order: Order, account: Account, cmd: ReplaceOrder, new_leaves: int, market: Market

@@ -22,7 +22,8 @@ from config.catalog import InstrumentSpec
 from matching.book import Order
 from matching.instruments import Instrument, UnderlyingIndex
 from matching.ledger import Position
-from matching.matcher import STOP_LIMIT, STOP_MARKET, Market
+from matching.matcher import Market
+from matching.native_codes import STOP_LIMIT, STOP_MARKET
 from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
 from matching.types import TimeInForce

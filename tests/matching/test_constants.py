@@ -1,8 +1,8 @@
-"""The matcher's literal constants (compiled to native ints) must equal the enums they stand for."""
+"""The literal constants of matching.native_codes (native ints when compiled) equal their enums."""
 
 from __future__ import annotations
 
-from matching import matcher
+from matching import native_codes as matcher
 from matching.types import OrderType, StpMode, TimeInForce, TriggerBy
 
 
