@@ -141,6 +141,12 @@ class Sequencer:
         record = self.stamp(command, ts_ns)
         return record, self.apply(record)
 
+    def next_timer_ns(self) -> int:
+        """When the earliest time-driven change is due (a GTD expiry, a breaker cool-off); 0 if none."""
+        due = [self.matcher.expiries[0][0]] if self.matcher.expiries else []
+        due += [self.instruments_by_id[i].halted_until_ns for i in self.matcher.cooloffs]
+        return min(due) if due else 0
+
     # -- queries ------------------------------------------------------------------------------------
 
     def market(self, symbol: str) -> Market | None:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from matching import snapshot
-from matching.commands import Command, CommandRecord
+from matching.commands import ClockTick, Command, CommandRecord
 from matching.events import Event
 from matching.journal import ChainBuilder, Journal, JournalError, PendingRow
 from matching.sequencer import Sequencer
@@ -113,12 +113,20 @@ class Runtime:
         return count
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._apply_loop()), asyncio.create_task(self._write_loop())]
+        self._tasks = [
+            asyncio.create_task(self._apply_loop()),
+            asyncio.create_task(self._write_loop()),
+            asyncio.create_task(self._timer_loop()),
+        ]
 
     async def stop(self) -> None:
         """Stop taking commands, journal and acknowledge everything already applied, stop the tasks."""
         if not self._tasks:
             return
+        timer = self._tasks.pop()  # no tick may arrive after the final drain
+        timer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timer
         while self._intake:
             self._intake_ready.set()
             await asyncio.sleep(0.001)
@@ -155,6 +163,14 @@ class Runtime:
 
     async def submit(self, command: Command) -> tuple[CommandRecord, list[Event]]:
         return await self.submit_nowait(command)
+
+    async def _timer_loop(self, poll_s: float = 0.05) -> None:
+        """Submit a ClockTick when a GTD expiry or a breaker cool-off falls due and no command came."""
+        while True:
+            await asyncio.sleep(poll_s)
+            due = self.sequencer.next_timer_ns()
+            if due and due <= self.clock() and not self._intake:
+                await self.submit(ClockTick())
 
     # -- stages -------------------------------------------------------------------------------------
 

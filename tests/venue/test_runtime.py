@@ -189,3 +189,37 @@ def test_recovery_from_a_snapshot_and_the_journal_after_it(make_journal) -> None
         await journal.close()
 
     asyncio.run(scenario())
+
+
+def test_time_driven_changes_happen_without_other_traffic() -> None:
+    from matching.events import OrderExpired
+    from matching.types import TimeInForce
+
+    async def scenario() -> None:
+        runtime = Runtime(Sequencer(CATALOG.fee_account), None)
+        seen: list = []
+        runtime.listeners.append(lambda record, events: seen.extend(events))
+        runtime.start()
+        await runtime.submit(ListInstrument(spec=CATALOG.perpetual("BTC")))
+        await runtime.submit(Deposit(account="A", amount_micro=10**12, reference="d"))
+        expire = runtime.clock() + 300_000_000  # 0.3 s from now
+        await runtime.submit(
+            NewOrder(
+                account="A",
+                client_order_id="g",
+                symbol=SYMBOL,
+                side=1,
+                qty_lots=1,
+                price_ticks=190_000,
+                tif=TimeInForce.GTD,
+                expire_ns=expire,
+            )
+        )
+        for _ in range(40):  # nothing else is sent: the runtime's timer must tick on its own
+            if any(isinstance(e, OrderExpired) for e in seen):
+                break
+            await asyncio.sleep(0.05)
+        assert any(isinstance(e, OrderExpired) for e in seen)
+        await runtime.stop()
+
+    asyncio.run(scenario())
