@@ -82,7 +82,7 @@ async def _run(with_console: bool) -> None:
         f"{venue.recovered} journaled commands replayed"
     )
     err.print(
-        f"  HTTP + WebSocket  http://{settings.http_host}:{settings.http_port}  (OpenAPI at /docs, /ws)"
+        f"  HTTP + WebSocket  http://{settings.http_host}:{settings.http_port}  (OpenAPI at /docs, streams at /ws)"
     )
     err.print(f"  journal           {journal}")
     err.print(f"  bus               {settings.redis_url or 'in-process'}")
