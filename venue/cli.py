@@ -81,9 +81,8 @@ async def _run(with_console: bool) -> None:
         f"[bold]venue[/bold] ready: {len(instruments)} instruments ({options} options); "
         f"{venue.recovered} journaled commands replayed"
     )
-    err.print(
-        f"  HTTP + WebSocket  http://{settings.http_host}:{settings.http_port}  (OpenAPI at /docs, streams at /ws)"
-    )
+    address = f"http://{settings.http_host}:{settings.http_port}"
+    err.print(f"  HTTP + WebSocket  {address}  (OpenAPI at /docs, streams at /ws)")
     err.print(f"  journal           {journal}")
     err.print(f"  bus               {settings.redis_url or 'in-process'}")
     err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")
