@@ -419,9 +419,7 @@ class Matcher:
                     opposite.remove(maker)  # leaves is 0, so the level total is already right
                     self._forget(maker)
                 elif maker.margin_micro:
-                    old_margin = maker.margin_micro
-                    maker.margin_micro = old_margin * maker.leaves // (maker.leaves + qty)
-                    maker_account.order_margin -= old_margin - maker.margin_micro
+                    self._release_margin(maker, qty)
                 risk.on_position_change(maker_account, inst, maker_old, maker_pos.qty)
                 if maker_account.reduce_only:
                     self._enforce_reduce_only(maker_account, market)
@@ -512,11 +510,22 @@ class Matcher:
         clid = order.client_order_id
         if clid and account.client_ids.get(clid) is order:
             del account.client_ids[clid]
-        if order.margin_micro:
-            account.order_margin -= order.margin_micro
-            order.margin_micro = 0
+        self._release_margin(order)
         if order.reduce_only:
             self._drop_reduce_only(account, order)
+
+    @staticmethod
+    def _release_margin(order: Order, removed_lots: int = 0) -> None:
+        """Release the margin held for ``removed_lots`` lots that just left ``order.leaves`` (0: all of it).
+
+        What stays held is pro rata to what stays open, rounded down.
+        """
+        old = order.margin_micro
+        if not old:
+            return
+        new = old * order.leaves // (order.leaves + removed_lots) if removed_lots else 0
+        order.margin_micro = new
+        order.account.order_margin -= old - new
 
     @staticmethod
     def _drop_reduce_only(account: Account, order: Order) -> None:
@@ -559,11 +568,7 @@ class Matcher:
         order.qty -= qty
         assert order.level is not None
         order.level.total -= qty
-        if order.margin_micro:
-            account = order.account
-            old = order.margin_micro
-            order.margin_micro = old * order.leaves // (order.leaves + qty)
-            account.order_margin -= old - order.margin_micro
+        self._release_margin(order, qty)
         self._reduced(order, reason)
 
     def _reduced(self, order: Order, reason: int) -> None:
@@ -724,11 +729,7 @@ class Matcher:
         order.leaves = new_leaves
         order.qty -= cut
         level.total -= cut
-        if order.margin_micro:
-            account = order.account
-            old = order.margin_micro
-            order.margin_micro = old * new_leaves // (new_leaves + cut)
-            account.order_margin -= old - order.margin_micro
+        self._release_margin(order, cut)
         self._level_delta(market.book, order.side, level.price, level.total, level.count)
 
     def _requeue(self, order: Order, market: Market, qty: int, leaves: int, price: int) -> None:
@@ -737,8 +738,7 @@ class Matcher:
         level = book_side.remove(order)
         self._level_delta(market.book, order.side, level.price, level.total, level.count)
         account = order.account
-        account.order_margin -= order.margin_micro
-        order.margin_micro = 0
+        self._release_margin(order)
         if order.reduce_only:
             self._drop_reduce_only(account, order)
         order.qty, order.leaves, order.price = qty, leaves, price

@@ -88,6 +88,19 @@ UPSERTS = {
 }
 
 
+# positions in an orders row (ORDER_COLUMNS) of the fields an event may change
+ORDER_FIELD = {
+    "clid": 2,
+    "price": 7,
+    "qty": 8,
+    "leaves": 9,
+    "cum": 10,
+    "value": 11,
+    "status": 12,
+    "reason": 13,
+}
+
+
 class Batch:
     """The net effect of a run of records: the final row per key."""
 
@@ -198,19 +211,9 @@ class Batch:
         row = known.get(order_id)
         if row is None:
             return  # accepted before this projection's memory (its row is already stored and final)
-        fields = {
-            "clid": 2,
-            "price": 7,
-            "qty": 8,
-            "leaves": 9,
-            "cum": 10,
-            "value": 11,
-            "status": 12,
-            "reason": 13,
-        }
         for name, value in change.items():
             if value is not None:
-                row[fields[name]] = value
+                row[ORDER_FIELD[name]] = value
         row[15] = seq
         self.orders[order_id] = row
         if row[12] != "open":

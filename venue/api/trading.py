@@ -81,6 +81,17 @@ def lots(inst: Instrument, value: Decimal) -> int:
     return result
 
 
+def average_price(inst: Instrument, ticks_total: int, units: int) -> str | None:
+    """``ticks_total / units`` ticks as an exact USD price; None when ``units`` is 0.
+
+    Orders: cumulative price x lots over lots filled. Positions: entry cost in micro-USDC over
+    lots x the micro-USDC value of one tick-lot.
+    """
+    if not units:
+        return None
+    return str(inst.spec.tick_size * Decimal(ticks_total) / Decimal(units))
+
+
 def order_json(inst: Instrument | None, view: OrderView) -> dict[str, Any]:
     def price(t: int) -> str | None:
         return str(inst.ticks_to_price(t)) if inst and t else None
@@ -88,17 +99,12 @@ def order_json(inst: Instrument | None, view: OrderView) -> dict[str, Any]:
     def qty(lots_: int) -> str:
         return str(inst.lots_to_qty(lots_)) if inst else str(lots_)
 
-    average = (
-        inst.spec.tick_size * Decimal(view.cum_value) / Decimal(view.cum_qty)
-        if inst and view.cum_qty
-        else None
-    )
     return {
         "order_id": view.order_id, "client_order_id": view.client_order_id, "symbol": view.symbol,
         "side": "buy" if view.side > 0 else "sell", "price": price(view.price_ticks),
         "stop_price": price(view.stop_price_ticks), "quantity": qty(view.qty_lots),
         "open_quantity": qty(view.leaves_qty), "filled_quantity": qty(view.cum_qty),
-        "average_price": str(average) if average is not None else None,
+        "average_price": average_price(inst, view.cum_value, view.cum_qty) if inst else None,
         "post_only": view.post_only, "reduce_only": view.reduce_only, "triggered": view.triggered,
     }  # fmt: skip
 
@@ -126,16 +132,13 @@ def account(request: Request, account: str, key: Caller) -> dict[str, Any]:
         if qty == 0 and realised == 0:
             continue
         inst = instruments.get(symbol)
-        average = (
-            inst.spec.tick_size * Decimal(cost) / Decimal(qty * inst.micro_per_tick_lot)
-            if inst and qty
-            else None
-        )
         positions.append(
             {
                 "symbol": symbol,
                 "quantity": str(inst.lots_to_qty(qty)) if inst else str(qty),
-                "average_entry_price": str(average) if average is not None else None,
+                "average_entry_price": average_price(inst, cost, qty * inst.micro_per_tick_lot)
+                if inst
+                else None,
                 "cost_micro": cost,
                 "realised_pnl_micro": realised,
             }
