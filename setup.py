@@ -27,6 +27,7 @@ BUILD_INPUTS = [
     *COMPILED,
     "matching/commands.py",
     "matching/events.py",
+    "matching/liquidation.py",
     "matching/reasons.py",
     "matching/types.py",
     "config/catalog.py",

@@ -100,12 +100,42 @@ class Withdraw(_Command, frozen=True):
     reference: str
 
 
+class SmileMark(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One expiry's forward (micro-USDC) and raw SVI smile in log-moneyness (see ``risk.surface``)."""
+
+    expiry_ns: I64
+    forward_micro: I64
+    a: float
+    b: float
+    rho: float
+    m: float
+    sigma: float
+    k_min: float = -1.5
+    k_max: float = 1.5
+
+
 class MarkUpdate(_Command, frozen=True):
-    """New marks of one underlying: its index in micro-USDC and per-instrument mark prices in ticks."""
+    """New marks of one underlying: its index in micro-USDC, per-instrument mark prices in ticks and the
+    volatility surface (one smile per expiry) the risk engine revalues every scenario with.
+    """
 
     underlying: str
     index_price_micro: I64
     marks: tuple[tuple[str, I64], ...] = ()
+    smiles: tuple[SmileMark, ...] = ()
+
+
+class SetMarginMode(_Command, frozen=True):
+    """Enable (``portfolio`` True) or disable portfolio margin for an account; standard margin otherwise."""
+
+    account: str
+    portfolio: bool
+
+
+class Liquidate(_Command, frozen=True):
+    """Liquidate an account below maintenance margin (an admin request; the monitor runs on marks)."""
+
+    account: str
 
 
 class HaltInstrument(_Command, frozen=True):
@@ -148,6 +178,8 @@ Command = (
     | Deposit
     | Withdraw
     | MarkUpdate
+    | SetMarginMode
+    | Liquidate
     | HaltInstrument
     | ResumeInstrument
     | KillSwitch

@@ -199,6 +199,48 @@ class VenueResumed(_Event, frozen=True):
     pass
 
 
+class MarginModeSet(_Event, frozen=True):
+    account: str
+    portfolio: bool
+
+
+class LiquidationStarted(_Event, frozen=True):
+    account: str
+    equity_micro: int
+    maintenance_micro: int
+
+
+class LiquidationStep(_Event, frozen=True):
+    """One risk-reducing order of a liquidation: what it filled (signed lots) and the fee it paid."""
+
+    account: str
+    symbol: str
+    order_id: int
+    filled_lots: int
+    fee_micro: int
+
+
+class PositionTransferred(_Event, frozen=True):
+    """A position closed out against the insurance fund at the mark (no book, no fee)."""
+
+    from_account: str
+    to_account: str
+    symbol: str
+    qty_lots: int  # signed, as seen by the receiving account
+    price_ticks: int
+
+
+class LiquidationEnded(_Event, frozen=True):
+    """``status``: matching.types.LiquidationStatus; ``shortfall_micro`` what the insurance fund lacked."""
+
+    account: str
+    status: int
+    equity_micro: int
+    maintenance_micro: int
+    insurance_fund_micro: int
+    shortfall_micro: int
+
+
 class InstrumentListed(_Event, frozen=True):
     symbol: str
     instrument_id: int
@@ -229,6 +271,11 @@ Event = (
     | InstrumentResumed
     | VenueHalted
     | VenueResumed
+    | MarginModeSet
+    | LiquidationStarted
+    | LiquidationStep
+    | PositionTransferred
+    | LiquidationEnded
     | InstrumentListed
     | InstrumentDelisted
 )

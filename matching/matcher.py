@@ -769,6 +769,13 @@ class Matcher:
             count += 1
         self.out.append(MassCancelDone_(cmd.account, cmd.request_id, count))
 
+    def cancel_account(self, account: Account, reason: int) -> int:
+        """Cancel every live order of ``account``, oldest first; returns how many."""
+        victims = sorted(account.orders.values(), key=lambda o: o.order_id)
+        for order in victims:
+            self._remove_live(order, reason)
+        return len(victims)
+
     def cancel_all(self, reason: int, symbol: str = "") -> int:
         """Cancel every live order (of ``symbol`` if given), oldest first; returns how many."""
         victims = [o for o in self.orders.values() if not symbol or o.instrument.symbol == symbol]

@@ -34,6 +34,8 @@ class Reason(IntEnum):
     INSUFFICIENT_MARGIN = 3001
     INSUFFICIENT_FUNDS = 3002
     REDUCE_ONLY_WOULD_INCREASE = 3003
+    NO_MARK = 3004
+    NOT_BELOW_MAINTENANCE = 3005
     # matching
     POST_ONLY_WOULD_TAKE = 4001
     FOK_NOT_FILLED = 4002
@@ -55,6 +57,7 @@ class Reason(IntEnum):
     INSTRUMENT_DELISTED = 6005
     REDUCE_ONLY_REDUCED = 6006
     ADMIN_CANCEL = 6007
+    LIQUIDATION = 6008
     # accounts and ledger
     INVALID_AMOUNT = 7001
     DUPLICATE_REFERENCE = 7002
@@ -81,6 +84,8 @@ TEXT: dict[Reason, str] = {
     Reason.INSUFFICIENT_MARGIN: "insufficient margin",
     Reason.INSUFFICIENT_FUNDS: "insufficient available funds",
     Reason.REDUCE_ONLY_WOULD_INCREASE: "reduce-only order would open or increase a position",
+    Reason.NO_MARK: "no index or volatility mark yet for this underlying: only risk-reducing orders",
+    Reason.NOT_BELOW_MAINTENANCE: "account is not below maintenance margin",
     Reason.POST_ONLY_WOULD_TAKE: "post-only order would take liquidity",
     Reason.FOK_NOT_FILLED: "fill-or-kill order could not be filled in full",
     Reason.SELF_TRADE: "self-trade prevented",
@@ -99,6 +104,7 @@ TEXT: dict[Reason, str] = {
     Reason.INSTRUMENT_DELISTED: "instrument delisted",
     Reason.REDUCE_ONLY_REDUCED: "reduce-only order cancelled: no position left to reduce",
     Reason.ADMIN_CANCEL: "cancelled by the venue",
+    Reason.LIQUIDATION: "cancelled: account in liquidation",
     Reason.INVALID_AMOUNT: "amount must be positive",
     Reason.DUPLICATE_REFERENCE: "reference already applied",
 }

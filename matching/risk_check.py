@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from matching.commands import SmileMark
 from matching.instruments import PPM, Instrument
 from matching.ledger import Account
 from matching.reasons import Reason
@@ -50,6 +51,36 @@ class RiskCheck(Protocol):
         self, account: Account, instrument: Instrument, old_qty: int, new_qty: int
     ) -> None:
         """Called after every fill for each side, with the position before and after, in lots."""
+        ...
+
+    def on_marks(
+        self, underlying: str, time_ns: int, instruments: list[Instrument], smiles: tuple[SmileMark, ...]
+    ) -> None:
+        """A MarkUpdate was applied (index and marks already set on ``instruments``): revalue."""
+        ...
+
+    def set_margin_mode(self, account: Account, portfolio: bool) -> int:
+        """Switch an account between portfolio and standard margin; 0 or a ``Reason`` code."""
+        ...
+
+    def margin_state(self, account: Account) -> tuple[int, int, int]:
+        """(equity, initial margin including open orders, maintenance margin), in micro-USDC."""
+        ...
+
+    def accounts_below_maintenance(self) -> list[str]:
+        """Ids of accounts whose equity is below maintenance margin, sorted (the margin monitor)."""
+        ...
+
+    def liquidation_step(self, account: Account) -> tuple[Instrument, int] | None:
+        """The next risk-reducing trade of a liquidation: instrument and signed lots; None if flat."""
+        ...
+
+    def save_state(self) -> bytes:
+        """What the engine needs besides the ledger to rebuild itself exactly (snapshots)."""
+        ...
+
+    def load_state(self, blob: bytes, accounts: list[Account], instruments: list[Instrument]) -> None:
+        """Rebuild from ``save_state`` output and the restored ledger and instruments."""
         ...
 
 
@@ -103,8 +134,37 @@ class StandInMargin:
     ) -> None:
         return None
 
+    def on_marks(
+        self, underlying: str, time_ns: int, instruments: list[Instrument], smiles: tuple[SmileMark, ...]
+    ) -> None:
+        return None
+
+    def set_margin_mode(self, account: Account, portfolio: bool) -> int:
+        return Reason.INVALID_ORDER  # the stand-in has one mode
+
+    def margin_state(self, account: Account) -> tuple[int, int, int]:
+        equity, required = self.totals(account)
+        return equity, required, 0
+
+    def accounts_below_maintenance(self) -> list[str]:
+        return []  # the stand-in never liquidates
+
+    def liquidation_step(self, account: Account) -> tuple[Instrument, int] | None:
+        return None
+
+    def save_state(self) -> bytes:
+        return b""
+
+    def load_state(self, blob: bytes, accounts: list[Account], instruments: list[Instrument]) -> None:
+        return None
+
     def available(self, account: Account) -> int:
         """Equity less position margin less open-order margin, in micro-USDC (may be negative)."""
+        equity, required = self.totals(account)
+        return equity - required
+
+    def totals(self, account: Account) -> tuple[int, int]:
+        """(equity, position margin plus open-order margin), in micro-USDC."""
         equity = account.collateral
         required = account.order_margin
         short_rate = self.params.short_option_rate_ppm
@@ -124,4 +184,4 @@ class StandInMargin:
                 value = qty * mark * inst.micro_per_tick_lot if mark else pos.cost
                 equity += value - pos.cost
                 required += abs(value) * perp_rate // PPM
-        return equity - required
+        return equity, required

@@ -27,6 +27,7 @@ from matching.commands import (
     Deposit,
     HaltInstrument,
     KillSwitch,
+    Liquidate,
     ListInstrument,
     MarkUpdate,
     MassCancel,
@@ -34,6 +35,7 @@ from matching.commands import (
     ReplaceOrder,
     ResumeInstrument,
     ResumeVenue,
+    SetMarginMode,
     SetStpMode,
     Withdraw,
 )
@@ -44,6 +46,7 @@ from matching.events import (
     InstrumentHalted,
     InstrumentListed,
     InstrumentResumed,
+    MarginModeSet,
     MarksUpdated,
     RequestRejected,
     StpModeSet,
@@ -52,6 +55,7 @@ from matching.events import (
 )
 from matching.instruments import Instrument, InstrumentError, UnderlyingIndex
 from matching.ledger import Ledger
+from matching.liquidation import LiquidationTerms, Liquidator
 from matching.matcher import Market, Matcher
 from matching.reasons import Reason, text
 from matching.risk_check import RiskCheck, StandInMargin
@@ -66,12 +70,20 @@ class SequenceError(RuntimeError):
 class Sequencer:
     """Applies command records one at a time. Not thread-safe by design: exactly one caller."""
 
-    def __init__(self, fee_account: str = "fees", risk: RiskCheck | None = None) -> None:
+    def __init__(
+        self,
+        fee_account: str = "fees",
+        risk: RiskCheck | None = None,
+        liquidation: LiquidationTerms | None = None,
+    ) -> None:
         self.out: list[Any] = []
         self.ledger = Ledger(fee_account)
         self.risk: RiskCheck = risk or StandInMargin()
         self.matcher = Matcher(self.ledger, self.risk, self.out)
+        self.liquidation_terms = liquidation or LiquidationTerms()
+        self.liquidator = Liquidator(self.matcher, self.ledger, self.risk, self.liquidation_terms)
         self.indices: dict[str, UnderlyingIndex] = {}
+        self.by_underlying: dict[str, list[Instrument]] = {}
         self.instruments_by_id: dict[int, Instrument] = {}
         self.next_seq = 1
         self.last_ts = 0
@@ -86,6 +98,8 @@ class Sequencer:
             Deposit: self._deposit,
             Withdraw: self._withdraw,
             MarkUpdate: self._mark_update,
+            SetMarginMode: self._set_margin_mode,
+            Liquidate: self._liquidate,
             HaltInstrument: self._halt,
             ResumeInstrument: self._resume,
             KillSwitch: self._kill_switch,
@@ -234,8 +248,38 @@ class Sequencer:
             market.instrument.mark_ticks = mark
             touched.append(market)
         self.out.append(MarksUpdated(cmd.underlying, index.price_micro, len(touched)))
+        self.risk.on_marks(
+            cmd.underlying, self.last_ts, self.by_underlying.get(cmd.underlying, []), cmd.smiles
+        )
         for market in touched:
             self.matcher.run_mark_stops(market)
+        # The margin monitor: every account the new marks put below maintenance is liquidated now.
+        accounts = self.ledger.accounts
+        for account_id in self.risk.accounts_below_maintenance():
+            account = accounts[account_id]
+            if self.liquidator.below_maintenance(account):
+                self.liquidator.run(account)
+
+    # -- margin mode and liquidation ----------------------------------------------------------------
+
+    def _set_margin_mode(self, cmd: SetMarginMode) -> None:
+        account = self.ledger.accounts.get(cmd.account)
+        reason = Reason.UNKNOWN_ACCOUNT if account is None else 0
+        if account is not None:
+            reason = self.risk.set_margin_mode(account, cmd.portfolio)
+        if reason:
+            self._reject("SetMarginMode", cmd.account, "", reason)
+            return
+        self.out.append(MarginModeSet(cmd.account, cmd.portfolio))
+
+    def _liquidate(self, cmd: Liquidate) -> None:
+        account = self.ledger.accounts.get(cmd.account)
+        if account is None:
+            self._reject("Liquidate", cmd.account, "", Reason.UNKNOWN_ACCOUNT)
+        elif not self.liquidator.below_maintenance(account):
+            self._reject("Liquidate", cmd.account, "", Reason.NOT_BELOW_MAINTENANCE)
+        else:
+            self.liquidator.run(account)
 
     # -- halts and the kill switch ------------------------------------------------------------------
 
@@ -305,6 +349,7 @@ class Sequencer:
             )
             return
         self.instruments_by_id[inst_id] = inst
+        self.by_underlying.setdefault(inst.underlying, []).append(inst)
         markets[spec.symbol] = Market(inst)
         self.out.append(InstrumentListed(spec.symbol, inst_id))
 

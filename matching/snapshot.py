@@ -8,8 +8,8 @@ positions, every live order with its time-priority stamp (FIFO within a level is
 held stops, counters and idempotence references. Derived structures (price heaps, level totals,
 margin sums, GTD and stop heaps) are rebuilt, not stored.
 
-Known limitation: a plugged-in RiskCheck with state of its own is not captured; it must be able to
-rebuild that state from the restored ledger.
+A plugged-in RiskCheck saves what it needs beyond the ledger (``save_state``) into the snapshot and
+rebuilds the rest from the restored ledger and instruments (``load_state``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from config.catalog import InstrumentSpec
 from matching.book import Order
 from matching.instruments import Instrument, UnderlyingIndex
 from matching.ledger import Position
+from matching.liquidation import LiquidationTerms
 from matching.matcher import Market
 from matching.native_codes import STOP_LIMIT, STOP_MARKET
 from matching.risk_check import RiskCheck
@@ -104,6 +105,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     instruments: list[InstrumentState]
     accounts: list[AccountState]
     orders: list[OrderState]
+    risk_state: bytes = b""  # the plugged-in RiskCheck's own state (RiskCheck.save_state)
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -185,16 +187,19 @@ def take(seq: Sequencer) -> bytes:
         instruments,
         accounts,
         orders,
+        seq.risk.save_state(),
     )
     return _encoder.encode(snapshot)
 
 
-def restore(blob: bytes, risk: RiskCheck | None = None) -> Sequencer:
+def restore(
+    blob: bytes, risk: RiskCheck | None = None, liquidation: LiquidationTerms | None = None
+) -> Sequencer:
     """A sequencer in exactly the state the snapshot was taken in; the next record it takes is seq + 1."""
     snap = _decoder.decode(blob)
     if snap.version != VERSION:
         raise ValueError(f"snapshot version {snap.version} is not {VERSION}")
-    seq = Sequencer(snap.fee_account, risk)
+    seq = Sequencer(snap.fee_account, risk, liquidation)
     matcher, ledger = seq.matcher, seq.ledger
     seq.next_seq = snap.seq + 1
     seq.last_ts = snap.last_ts
@@ -210,6 +215,7 @@ def restore(blob: bytes, risk: RiskCheck | None = None) -> Sequencer:
         inst.active, inst.halted, inst.halted_until_ns = state.active, state.halted, state.halted_until_ns
         inst.mark_ticks, inst.last_trade_ticks = state.mark_ticks, state.last_trade_ticks
         seq.instruments_by_id[state.id] = inst
+        seq.by_underlying.setdefault(inst.underlying, []).append(inst)
         market = matcher.markets[inst.symbol] = Market(inst)
         market.book.delta_seq = state.delta_seq
         market.breaker.load(state.breaker_lows, state.breaker_highs)
@@ -262,6 +268,7 @@ def restore(blob: bytes, risk: RiskCheck | None = None) -> Sequencer:
     matcher.cooloffs.update(snap.cooloffs)
     ledger.net_deposits = snap.net_deposits
     ledger.references.update(snap.references)
+    seq.risk.load_state(snap.risk_state, list(ledger.accounts.values()), list(seq.instruments_by_id.values()))
     return seq
 
 

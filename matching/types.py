@@ -47,6 +47,8 @@ class BalanceReason(IntEnum):
     WITHDRAWAL = 2
     TRADE = 3  # premium, realised P&L and fee of one fill, netted
     FEE_INCOME = 4  # the fee account's side of a fill
+    LIQUIDATION_FEE = 5  # from a liquidated account to the insurance fund
+    INSURANCE_COVER = 6  # the insurance fund makes up an insolvent account's deficit
 
 
 class CancelRequest(IntEnum):
@@ -62,3 +64,11 @@ class MassCancelScope(IntEnum):
     REQUEST = 1
     DISCONNECT = 2
     ADMIN = 3
+
+
+class LiquidationStatus(IntEnum):
+    """How a liquidation ended."""
+
+    RESTORED = 1  # equity back above maintenance margin
+    PENDING = 2  # no liquidity within the protection band: retried at the next mark update
+    CLOSED_OUT = 3  # insolvent: remaining positions taken over by the insurance fund
