@@ -8,9 +8,10 @@ Procedure (each step is deterministic, so replay reproduces it):
    account to the insurance fund (never more than the account's remaining equity). No fill (no
    liquidity within the band) ends the book phase.
 3. Still below maintenance and insolvent (equity <= 0): the remaining positions are closed out against
-   the insurance fund at the mark, and the fund covers the negative collateral; what it lacks is
-   reported as a shortfall. Still below maintenance but solvent: the liquidation is pending and the
-   margin monitor tries again at the next mark update.
+   the insurance fund at the mark, and the fund covers the negative collateral; if the fund's equity
+   (its cash plus the positions it took over, at the marks) is then negative, that is the shortfall.
+   Still below maintenance but solvent: the liquidation is pending and the margin monitor tries again
+   at the next mark update.
 4. ``LiquidationEnded`` with the outcome, the equity and the insurance fund.
 """
 
@@ -136,10 +137,10 @@ class Liquidator:
                         BalanceChanged(holder.id, cash, holder.collateral, BalanceReason.TRADE, "close-out")
                     )
         deficit = -account.collateral
-        if deficit <= 0:
-            return 0
-        self._move(fund, account, deficit, BalanceReason.INSURANCE_COVER)
-        return max(0, -fund.collateral)
+        if deficit > 0:
+            self._move(fund, account, deficit, BalanceReason.INSURANCE_COVER)
+        # The fund now holds the positions too: what it lacks is its negative equity at the marks.
+        return max(0, -self.risk.margin_state(fund)[0])
 
     def _move(self, payer: Account, payee: Account, amount: int, reason: int) -> None:
         payer.collateral -= amount
