@@ -117,27 +117,36 @@ class VolSurface:
         share = (expiry_ns - lo.expiry_ns) / (hi.expiry_ns - lo.expiry_ns)
         return lo.forward + share * (hi.forward - lo.forward)
 
-    def total_variance(self, expiry_ns: int, k: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
-        """Total variance w at log-moneyness ``k`` for an expiry, and the extrapolation flags."""
-        kk = np.asarray(k, dtype=np.float64)
+    def blend(self, expiry_ns: int) -> tuple[Smile, Smile, float, float, bool]:
+        """How an expiry's total variance is made: ``c_lo * w_lo(k) + c_hi * w_hi(k)``.
+
+        Returns (lo smile, hi smile, c_lo, c_hi, extrapolated in time). On a smile's own expiry both
+        smiles are that one; between two, linear in time; outside, the nearest one at flat implied vol.
+        """
         smiles = self.smiles
         if not smiles:
             raise SurfaceError("no smile to interpolate")
         t = float(self.years(expiry_ns))
         i = bisect_left(self._expiries, expiry_ns)
         if i < len(smiles) and smiles[i].expiry_ns == expiry_ns:
-            s = smiles[i]
-            return s.total_variance(kk), (kk < s.k_min) | (kk > s.k_max)
+            return smiles[i], smiles[i], 1.0, 0.0, False
         if i == 0 or i == len(smiles):
             s = smiles[0] if i == 0 else smiles[-1]
-            # Flat implied vol in time beyond the quoted expiries.
-            return s.total_variance(kk) * (t / float(self.years(s.expiry_ns))), np.ones(kk.shape, bool)
+            return s, s, t / float(self.years(s.expiry_ns)), 0.0, True
         lo, hi = smiles[i - 1], smiles[i]
         t_lo, t_hi = float(self.years(lo.expiry_ns)), float(self.years(hi.expiry_ns))
         share = (t - t_lo) / (t_hi - t_lo)
-        w = (1 - share) * lo.total_variance(kk) + share * hi.total_variance(kk)
+        return lo, hi, 1.0 - share, share, False
+
+    def total_variance(self, expiry_ns: int, k: ArrayLike) -> tuple[FloatArray, NDArray[np.bool_]]:
+        """Total variance w at log-moneyness ``k`` for an expiry, and the extrapolation flags."""
+        kk = np.asarray(k, dtype=np.float64)
+        lo, hi, c_lo, c_hi, beyond = self.blend(expiry_ns)
+        w = c_lo * lo.total_variance(kk)
+        if c_hi:
+            w = w + c_hi * hi.total_variance(kk)
         outside = (kk < max(lo.k_min, hi.k_min)) | (kk > min(lo.k_max, hi.k_max))
-        return w, outside
+        return w, outside | beyond
 
     def vols(self, strikes: ArrayLike, expiries_ns: ArrayLike, spot_move: float = 0.0) -> VolLookup:
         """Implied vols for options, after a relative spot move (sticky moneyness: the forward moves)."""
