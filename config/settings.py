@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from config.catalog import DEFAULT_CATALOG_PATH
+from config.risk_params import DEFAULT_RISK_PATH
 
 
 class VenueSettings(BaseSettings):
@@ -27,6 +28,13 @@ class VenueSettings(BaseSettings):
     config_file: Path | None = Field(default=None, description="optional TOML file with these settings")
     data_dir: Path = Field(default=Path("var"), description="where embedded stores keep their files")
     catalog_path: Path = Field(default=DEFAULT_CATALOG_PATH, description="instrument catalog (TOML)")
+    risk_path: Path = Field(default=DEFAULT_RISK_PATH, description="risk parameters (TOML)")
+    mark_feed: str = Field(
+        default="sim",
+        pattern=r"^(sim|none|file:.+)$",
+        description="marks: 'sim' (random walk), 'file:PATH' (JSON lines) or 'none' (MarkUpdate by API)",
+    )
+    mark_interval_s: float = Field(default=1.0, gt=0, description="seconds between simulated mark updates")
     catalog_as_of: str | None = Field(
         default=None, description="ISO date the option ladder is generated from; today (UTC) when unset"
     )

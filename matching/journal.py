@@ -86,13 +86,17 @@ class ChainBuilder:
         self.last_seq = last_seq
         self.last_chain = last_chain
 
-    def row(self, record: CommandRecord, events: Sequence[Event]) -> PendingRow:
+    def row(
+        self, record: CommandRecord, events: Sequence[Event], command_blob: bytes | None = None
+    ) -> PendingRow:
+        """The row of ``record``; ``command_blob`` is its command already encoded, if the caller has it."""
         if record.seq != self.last_seq + 1:
             raise JournalError(f"journal would skip from {self.last_seq} to {record.seq}")
         events_blob = encode_events(events)
         chain = next_chain(self.last_chain, record.seq, events_blob)
         self.last_seq, self.last_chain = record.seq, chain
-        return PendingRow(record.seq, record.ts_ns, encode_command(record.command), events_blob, chain)
+        blob = command_blob if command_blob is not None else encode_command(record.command)
+        return PendingRow(record.seq, record.ts_ns, blob, events_blob, chain)
 
 
 class Journal(Protocol):

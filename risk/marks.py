@@ -27,7 +27,11 @@ MICRO = 1_000_000
 
 def to_smile_marks(smiles: Sequence[Smile]) -> tuple[SmileMark, ...]:
     return tuple(
-        SmileMark(s.expiry_ns, round(s.forward * MICRO), s.a, s.b, s.rho, s.m, s.sigma, s.k_min, s.k_max)
+        SmileMark(
+            int(s.expiry_ns),
+            round(float(s.forward) * MICRO),
+            *(float(v) for v in (s.a, s.b, s.rho, s.m, s.sigma, s.k_min, s.k_max)),
+        )
         for s in smiles
     )
 
@@ -63,13 +67,13 @@ def mark_update(
             [s.option_type == "C" for s in options],
         )
         for spec, px in zip(options, prices, strict=True):
-            marks.append((spec.symbol, max(1, round(px / float(spec.tick_size)))))
+            marks.append((spec.symbol, max(1, round(float(px) / float(spec.tick_size)))))
     for spec in live:
         if spec.kind is InstrumentKind.PERPETUAL:
             marks.append((spec.symbol, max(1, round(index / float(spec.tick_size)))))
     return MarkUpdate(
         underlying=underlying,
-        index_price_micro=round(index * MICRO),
+        index_price_micro=round(float(index) * MICRO),
         marks=tuple(marks),
         smiles=to_smile_marks(smiles),
     )
@@ -116,9 +120,10 @@ class SimulatedFeed:
         """Advance by ``dt_s`` seconds and return the marks at ``time_ns``."""
         dt = dt_s / (365.0 * 86_400)
         shock = self.rng.standard_normal(3)
-        self.index *= math.exp(self.index_vol * math.sqrt(dt) * shock[0] - 0.5 * self.index_vol**2 * dt)
-        self.atm_vol = min(2.0, max(0.15, self.atm_vol + 0.3 * math.sqrt(dt) * shock[1]))
-        self.skew = min(0.3, max(-0.6, self.skew + 0.5 * math.sqrt(dt) * shock[2]))
+        z = [float(v) for v in shock]
+        self.index *= math.exp(self.index_vol * math.sqrt(dt) * z[0] - 0.5 * self.index_vol**2 * dt)
+        self.atm_vol = min(2.0, max(0.15, self.atm_vol + 0.3 * math.sqrt(dt) * z[1]))
+        self.skew = min(0.3, max(-0.6, self.skew + 0.5 * math.sqrt(dt) * z[2]))
         expiries = [s.expiry_ns for s in self.specs if s.expiry_ns and s.underlying == self.underlying]
         smiles = flat_smiles(self.index, [e for e in expiries if e], self.atm_vol, time_ns, self.skew)
         return mark_update(self.underlying, self.index, smiles, self.specs, time_ns)

@@ -157,6 +157,7 @@ def replay(
 ) -> None:
     """Replay the journal and verify every recorded event and the hash chain; exit 1 on a mismatch."""
     from config.catalog import Catalog
+    from config.risk_params import RiskParams
     from config.settings import VenueSettings
     from matching.journal import open_journal
     from matching.replay import verify
@@ -164,12 +165,13 @@ def replay(
 
     settings = VenueSettings()
     catalog = Catalog.load(settings.catalog_path)
+    params = RiskParams.load(settings.risk_path)
 
     async def go() -> bool:
         journal = open_journal(settings.database_url, settings.data_dir)
         await journal.open()
         try:
-            report = await verify(journal, lambda: new_sequencer(catalog), from_seq, to_seq)
+            report = await verify(journal, lambda: new_sequencer(catalog, params), from_seq, to_seq)
         finally:
             await journal.close()
         if report.ok:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from matching import snapshot
 from matching.commands import ClockTick, Command, CommandRecord
 from matching.events import Event
-from matching.journal import ChainBuilder, Journal, JournalError, PendingRow
+from matching.journal import ChainBuilder, Journal, JournalError, PendingRow, encode_command
 from matching.sequencer import Sequencer
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ Listener = Callable[[CommandRecord, list[Event]], None]
 
 
 Answer = asyncio.Future[tuple[CommandRecord, list[Event]]]
+
+
+class InvalidCommand(ValueError):
+    """A submitted command that cannot be journaled (a value outside the encodable types or ranges)."""
 
 
 # (record, events, journal row or None, answer future or None); a tuple: one is made per command
@@ -194,8 +198,20 @@ class Runtime:
             applied: list[Applied] = []
             for _ in range(min(len(intake), self.max_batch)):
                 command, future = popleft()
+                blob = None
+                if journaled:
+                    # A command the journal cannot hold must be refused before it changes any state.
+                    try:
+                        blob = encode_command(command)
+                    except (TypeError, ValueError, OverflowError) as exc:
+                        if future is not None and not future.done():
+                            future.set_exception(
+                                InvalidCommand(f"cannot journal {type(command).__name__}: {exc}")
+                            )
+                        continue
                 record, events = sequencer.submit(command, clock())
-                applied.append((record, events, chain.row(record, events) if journaled else None, future))
+                row = chain.row(record, events, blob) if journaled else None
+                applied.append((record, events, row, future))
             await self._pending.put(applied)
             if (
                 self.snapshot_every

@@ -13,13 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from config.catalog import Catalog
+from config.risk_params import RiskParams
 from config.settings import VenueSettings
 from matching.commands import ListInstrument
 from matching.journal import Journal, open_journal
+from matching.liquidation import LiquidationTerms
 from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
+from risk.engine import MarginEngine
+from risk.marks import MarkWatch
 from venue.bus import Bus, open_bus
 from venue.fanout import Fanout
+from venue.markfeed import MarkFeed
 from venue.readmodel import ReadModel
 from venue.records import Records
 from venue.runtime import Runtime
@@ -37,9 +42,13 @@ class Venue:
     readmodel: ReadModel
     records: Records
     recovered: int  # records replayed from the journal at start
+    risk_params: RiskParams
+    marks: MarkFeed
+    mark_watch: MarkWatch
 
     async def stop(self) -> None:
         """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
+        await self.marks.stop()
         await self.runtime.stop()
         await self.fanout.stop()
         await self.records.stop()
@@ -54,8 +63,17 @@ def listing_date(settings: VenueSettings) -> date:
     return datetime.now(UTC).date()
 
 
-def new_sequencer(catalog: Catalog, risk: RiskCheck | None = None) -> Sequencer:
-    return Sequencer(catalog.fee_account, risk)
+def liquidation_terms(params: RiskParams) -> LiquidationTerms:
+    liq = params.liquidation
+    return LiquidationTerms(liq.insurance_account, round(liq.fee * 1_000_000), liq.max_steps)
+
+
+def new_sequencer(
+    catalog: Catalog, params: RiskParams | None = None, risk: RiskCheck | None = None
+) -> Sequencer:
+    """The sequencer with the margin engine plugged in (or ``risk``, e.g. the stand-in for benchmarks)."""
+    params = params or RiskParams.load()
+    return Sequencer(catalog.fee_account, risk or MarginEngine(params), liquidation_terms(params))
 
 
 async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | None = None) -> Venue:
@@ -63,7 +81,8 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     settings = settings or VenueSettings()
     gc.set_threshold(settings.gc_gen0_threshold, 20, 100)  # fewer, larger collections: steadier latency
     catalog = Catalog.load(settings.catalog_path)
-    sequencer = new_sequencer(catalog, risk)
+    risk_params = RiskParams.load(settings.risk_path)
+    sequencer = new_sequencer(catalog, risk_params, risk)
     journal = open_journal(settings.database_url, settings.data_dir)
     await journal.open()
     bus = open_bus(settings.redis_url)
@@ -88,4 +107,12 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
             for spec in catalog.instruments(listing_date(settings))
         ]
         await asyncio.gather(*listing)
-    return Venue(settings, catalog, sequencer, journal, runtime, bus, fanout, readmodel, records, recovered)
+    watch = MarkWatch(stale_after_ns=round(risk_params.stale_after_s * 1e9))
+    marks = MarkFeed(settings, catalog, runtime, watch)
+    runtime.listeners.append(marks.listener)
+    await marks.prime()
+    marks.start()
+    return Venue(
+        settings, catalog, runtime.sequencer, journal, runtime, bus, fanout, readmodel, records, recovered,
+        risk_params, marks, watch,
+    )  # fmt: skip
