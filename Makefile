@@ -28,6 +28,7 @@ test: install
 bench: install
 	$(BIN)/venue bench matching --json
 	$(BIN)/venue bench journal --json
+	$(BIN)/venue bench risk --json
 
 lint: install
 	$(BIN)/ruff check .

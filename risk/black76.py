@@ -52,8 +52,8 @@ class Greeks:
 
 def _otm_parts(
     forward: FloatArray, strike: FloatArray, total_vol: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Undiscounted out-of-the-money price, the OTM side (+1 call, -1 put), N(phi d1) and d1.
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Undiscounted out-of-the-money price, the OTM side (+1 call, -1 put) and d1.
 
     With N(-y) = erfcx(y / sqrt 2) exp(-y^2 / 2) / 2 and F n(d1) = K n(d2), both terms of the OTM price
     share one Gaussian factor, sqrt(F K) exp(-x^2 / (2 s^2) - s^2 / 8) with x = ln(F / K): factoring it
@@ -62,11 +62,12 @@ def _otm_parts(
     """
     phi = np.where(forward < strike, 1.0, -1.0)
     x = np.log(forward / strike)
-    d1 = x / total_vol + 0.5 * total_vol
+    x_s = x / total_vol
+    d1 = x_s + 0.5 * total_vol
     d2 = d1 - total_vol
-    gauss = np.sqrt(forward * strike) * np.exp(-0.5 * (x / total_vol) ** 2 - 0.125 * total_vol * total_vol)
+    gauss = np.sqrt(forward * strike) * np.exp(-0.5 * x_s * x_s - 0.125 * total_vol * total_vol)
     otm = 0.5 * gauss * phi * (erfcx(-phi * d1 * _INV_SQRT_2) - erfcx(-phi * d2 * _INV_SQRT_2))
-    return np.maximum(otm, 0.0), phi, ndtr(phi * d1), d1
+    return np.maximum(otm, 0.0), phi, d1
 
 
 def _arrays(*values: ArrayLike) -> list[FloatArray]:
@@ -81,7 +82,7 @@ def price(
     theta_sign = np.where(np.asarray(is_call, dtype=bool), 1.0, -1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         total_vol = v * np.sqrt(np.maximum(tt, 0.0))
-        otm, _, _, _ = _otm_parts(f, k, total_vol)
+        otm, _, _ = _otm_parts(f, k, total_vol)
     otm = np.where(total_vol > 0.0, otm, 0.0)
     return np.exp(-r * np.maximum(tt, 0.0)) * (otm + np.maximum(theta_sign * (f - k), 0.0))
 
@@ -94,7 +95,8 @@ def greeks(
     theta_sign = np.where(np.asarray(is_call, dtype=bool), 1.0, -1.0)
     sqrt_t = np.sqrt(tt)
     total_vol = v * sqrt_t
-    otm, phi, n1, d1 = _otm_parts(f, k, total_vol)
+    otm, phi, d1 = _otm_parts(f, k, total_vol)
+    n1 = ndtr(phi * d1)
     disc = np.exp(-r * tt)
     value = disc * (otm + np.maximum(theta_sign * (f - k), 0.0))
     # N(theta d1): the tail we computed when theta is the OTM side, its complement otherwise.
@@ -178,7 +180,7 @@ def _solve_total_vol(
     log_target = np.log(target)
     active = np.ones(target.shape, dtype=bool)
     for _ in range(max_iter):
-        otm, _, _, d1 = _otm_parts(forward, strike, s)
+        otm, _, d1 = _otm_parts(forward, strike, s)
         too_high = otm > target
         hi = np.where(too_high, s, hi)
         lo = np.where(too_high, lo, s)

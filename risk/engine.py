@@ -42,6 +42,7 @@ from risk.surface import Smile, SurfaceError, VolSurface
 from risk.valuation import MICRO, NANO, InstrumentTable, IntArray, Valuation, revalue
 
 _GROW = 2
+_min = np.minimum.reduce
 
 
 class _MarksState(msgspec.Struct, array_like=True, frozen=True):
@@ -93,6 +94,7 @@ class UnderlyingRiskBook:
         self.std_im_abs = np.zeros(0, dtype=np.int64)
         self.std_mm_abs = np.zeros(0, dtype=np.int64)
         self.expiry_col = np.zeros(0, dtype=np.int64)
+        self.row_is_option = np.zeros(0, dtype=bool)
         self.n_expiries = 0
         # per-account aggregates
         cap = 16
@@ -100,6 +102,7 @@ class UnderlyingRiskBook:
         self.vec = np.zeros((cap, s), dtype=np.int64)
         self.delta = np.zeros(cap, dtype=np.int64)
         self.exp_delta = np.zeros((cap, 1), dtype=np.int64)
+        self.abs_exp = np.zeros(cap, dtype=np.int64)  # sum over expiries of |delta of the expiry|
         self.short = np.zeros(cap, dtype=np.int64)
         self.mtm = np.zeros(cap, dtype=np.int64)
         self.std_im = np.zeros(cap, dtype=np.int64)
@@ -118,7 +121,7 @@ class UnderlyingRiskBook:
         if n <= cap:
             return
         new = max(n, cap * _GROW)
-        for name in ("delta", "short", "mtm", "std_im", "std_mm", "risk_part"):
+        for name in ("delta", "abs_exp", "short", "mtm", "std_im", "std_mm", "risk_part"):
             arr = getattr(self, name)
             grown = np.zeros(new, dtype=np.int64)
             grown[:cap] = arr
@@ -193,7 +196,7 @@ class UnderlyingRiskBook:
             self.table, self.grid, self.params, self.surface, index, self.time_ns, self.rate
         )
         insts = self.table.instruments
-        is_option = np.array([i.is_option for i in insts], dtype=bool)
+        is_option = self.row_is_option = np.array([i.is_option for i in insts], dtype=bool)
         strike = np.array([i.strike_micro for i in insts], dtype=np.float64)
         is_call = np.array([i.is_call for i in insts], dtype=bool)
         coins = val.coins
@@ -233,19 +236,20 @@ class UnderlyingRiskBook:
         self.short = np.asarray(short @ self.short_min, dtype=np.int64)
         self.std_im = np.asarray(short @ self.std_im_short + absq @ self.std_im_abs, dtype=np.int64)
         self.std_mm = np.asarray(short @ self.std_mm_short + absq @ self.std_mm_abs, dtype=np.int64)
-        opt_delta = np.where(self.std_im_abs == 0, val.delta, 0)  # options only
+        opt_delta = np.where(self.row_is_option, val.delta, 0)
         per_expiry = sparse.csr_matrix(
             (opt_delta, (np.arange(len(opt_delta)), self.expiry_col)),
             shape=(len(opt_delta), self.n_expiries),
             dtype=np.int64,
         )
         self.exp_delta = np.asarray((p @ per_expiry).toarray(), dtype=np.int64)
-        self.risk_part = self._risk_parts(self.vec, self.delta, self.exp_delta, self.short)
+        self.abs_exp = np.abs(self.exp_delta).sum(axis=1)
+        self.risk_part = self._risk_parts(self.vec, self.delta, self.abs_exp, self.short)
 
-    def _risk_parts(self, vec: IntArray, delta: IntArray, exp_delta: IntArray, short: IntArray) -> IntArray:
+    def _risk_parts(self, vec: IntArray, delta: IntArray, abs_exp: IntArray, short: IntArray) -> IntArray:
         weighted = vec * self.grid.weights
         worst = np.ceil(np.maximum(0.0, -weighted.min(axis=1))).astype(np.int64)
-        parts: IntArray = worst + self._contingency(delta, np.abs(exp_delta).sum(axis=1)) + short
+        parts: IntArray = worst + self._contingency(delta, abs_exp) + short
         return parts
 
     def _contingency(self, delta: IntArray, abs_exp_delta: IntArray) -> IntArray:
@@ -273,33 +277,42 @@ class UnderlyingRiskBook:
         self.std_mm[acct] += (short_new - short_old) * self.std_mm_short[row] + (abs(new) - abs(old)) * int(
             self.std_mm_abs[row]
         )
-        if self.std_im_abs[row] == 0:
-            self.exp_delta[acct, self.expiry_col[row]] += dq * val.delta[row]
+        if self.row_is_option[row]:
+            col = self.expiry_col[row]
+            before = int(self.exp_delta[acct, col])
+            after = before + dq * int(val.delta[row])
+            self.exp_delta[acct, col] = after
+            self.abs_exp[acct] += abs(after) - abs(before)
         self.risk_part[acct] = self.risk_part_of(acct)
 
     def risk_part_of(self, acct: int, row: int = -1, dq: int = 0, old: int = 0) -> int:
-        """Portfolio risk part of one account, optionally as if ``dq`` lots of ``row`` were added."""
+        """Portfolio risk part of one account, optionally as if ``dq`` lots of ``row`` were added.
+
+        Integer-exact like the aggregates: the what-if changes one expiry's delta, so the sum of absolute
+        expiry deltas is adjusted in that column only, without copying the row.
+        """
         val = self.val
         assert val is not None
         vec = self.vec[acct]
-        delta = int(self.delta[acct])
-        exp = self.exp_delta[acct]
-        short = int(self.short[acct])
         if dq:
             vec = vec + dq * val.pnl[row]
-            delta += dq * int(val.delta[row])
-            if self.std_im_abs[row] == 0:
-                exp = exp.copy()
-                exp[self.expiry_col[row]] += dq * val.delta[row]
-            short += (max(-(old + dq), 0) - max(-old, 0)) * int(self.short_min[row])
-        worst = math.ceil(max(0.0, -float((vec * self.grid.weights).min())))
+        worst = math.ceil(max(0.0, -float(_min(vec * self.grid.weights))))
+        delta = self.delta.item(acct)
+        abs_exp = self.abs_exp.item(acct)
+        short = self.short.item(acct)
+        if dq:
+            moved = dq * val.delta.item(row)
+            delta += moved
+            if self.row_is_option.item(row):
+                column = self.exp_delta.item(acct, self.expiry_col.item(row))
+                abs_exp += abs(column + moved) - abs(column)
+            short += (max(-(old + dq), 0) - max(-old, 0)) * self.short_min.item(row)
         per_nano = self.index_micro / NANO
         p = self.params
         cont = math.ceil(
-            p.delta_contingency * per_nano * abs(delta)
-            + p.basis_contingency * per_nano * int(np.abs(exp).sum())
+            p.delta_contingency * per_nano * abs(delta) + p.basis_contingency * per_nano * abs_exp
         )
-        return worst + cont + short
+        return int(worst + cont + short)
 
     def standard_delta(self, row: int, old: int, new: int) -> tuple[int, int]:
         """Change of standard (IM, MM) when a position in ``row`` goes from ``old`` to ``new`` lots."""
@@ -322,9 +335,7 @@ class UnderlyingRiskBook:
             worst_scenario=j,
             short_minimum=int(self.short[acct]),
             delta_contingency=math.ceil(p.delta_contingency * per_nano * abs(int(self.delta[acct]))),
-            basis_contingency=math.ceil(
-                p.basis_contingency * per_nano * int(np.abs(self.exp_delta[acct]).sum())
-            ),
+            basis_contingency=math.ceil(p.basis_contingency * per_nano * int(self.abs_exp[acct])),
             risk_part=int(self.risk_part[acct]),
             standard_im=int(self.std_im[acct]),
             standard_mm=int(self.std_mm[acct]),

@@ -1,9 +1,11 @@
 """Liquidation levels: the nearest index levels below and above the current one at which an account's
 equity falls to its maintenance margin, by full revaluation along the spot axis (``risk.spot_ladder``).
 
-The spot axis between ``level_range`` (fractions, e.g. -95% .. +900%) is scanned on a log grid of
-``level_points`` points; each sign change of equity - MM nearest to today is refined with
-``scipy.optimize.brentq``. A crossing narrower than one grid step can be missed: the grid is in config.
+The spot axis between ``level_range`` (fractions, e.g. -95% .. +900%) is scanned at ``level_points``
+points, half on each side of today, spaced quadratically in log-spot: dense near today (about 1% apart
+next to it) and sparse in the tails (about 30% apart at +900%), where a level matters least. The sign
+change of equity - MM nearest to today on each side is refined with ``scipy.optimize.brentq``. A band
+narrower than the local grid step can be missed; the grid is in config.
 """
 
 from __future__ import annotations
@@ -39,24 +41,36 @@ def liquidation_levels(engine: MarginEngine, account: Account, underlying: str) 
         return None
     lo, hi = engine.params.liquidation.level_range
     points = engine.params.liquidation.level_points
-    logs = np.linspace(np.log1p(lo), np.log1p(hi), points)
-    moves = np.unique(np.concatenate((np.expm1(logs), [0.0])))
-    equity, mm = equity_and_maintenance(lad, book, moves)
-    gap = equity - mm
-    today = int(np.flatnonzero(moves == 0.0)[0])
+    side = np.linspace(0.0, 1.0, points // 2 + 1)[1:] ** 2
+    down = np.expm1(np.log1p(lo) * side)  # today outwards
+    up = np.expm1(np.log1p(hi) * side)
 
     def f(x: float) -> float:
         e, m = equity_and_maintenance(lad, book, np.array([x]))
         return float(e[0] - m[0])
 
+    # The inner half of each side first: most accounts that have a level have it there, and the outer
+    # half (the far tails) is only priced for a side that has not crossed yet.
+    inner = len(side) // 2
+    equity, mm = equity_and_maintenance(lad, book, np.concatenate(([0.0], down[:inner], up[:inner])))
+    gap_today = float(equity[0] - mm[0])
+    gaps = {
+        -1: list(equity[1 : inner + 1] - mm[1 : inner + 1]),
+        1: list(equity[inner + 1 :] - mm[inner + 1 :]),
+    }
+    points_of = {-1: down, 1: up}
+
     def nearest(direction: int) -> float | None:
-        i = today
-        while 0 <= i + direction < len(moves):
-            j = i + direction
-            if (gap[i] >= 0) != (gap[j] >= 0):
-                a, b = sorted((float(moves[i]), float(moves[j])))
+        moves, gap = points_of[direction], gaps[direction]
+        if not any((g >= 0) != (gap_today >= 0) for g in gap):
+            e, m = equity_and_maintenance(lad, book, moves[inner:])
+            gap.extend(e - m)
+        previous_move, previous_gap = 0.0, gap_today
+        for move, g in zip(moves, gap, strict=False):
+            if (g >= 0) != (previous_gap >= 0):
+                a, b = sorted((previous_move, float(move)))
                 return float(brentq(f, a, b, xtol=1e-7, rtol=1e-10))
-            i = j
+            previous_move, previous_gap = float(move), g
         return None
 
     below, above = nearest(-1), nearest(+1)
@@ -68,5 +82,5 @@ def liquidation_levels(engine: MarginEngine, account: Account, underlying: str) 
         above=None if above is None else index * (1 + above),
         below_pct=below,
         above_pct=above,
-        already_below=bool(gap[today] < 0),
+        already_below=gap_today < 0,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import ndtr
 
 from matching.ledger import Account
 from risk import black76
@@ -48,6 +49,7 @@ class Ladder:
     index: float
     portfolio: bool
     factor: float  # maintenance factor (portfolio margin)
+    expiry_group: NDArray[np.intp]  # per position: index of its expiry among the account's expiries
 
 
 def ladder(engine: MarginEngine, account: Account, underlying: str) -> Ladder | None:
@@ -114,6 +116,7 @@ def ladder(engine: MarginEngine, account: Account, underlying: str) -> Ladder | 
         index=book.index_micro / MICRO,
         portfolio=portfolio,
         factor=engine.factor,
+        expiry_group=np.unique(expiry, return_inverse=True)[1].reshape(-1) if n else np.zeros(0, np.intp),
     )
 
 
@@ -138,25 +141,29 @@ def equity_and_maintenance(
     values[~opt] = lad.index * np.broadcast_to(factor, (int((~opt).sum()), len(x), grid.size))
     if opt.any():
         o = np.flatnonzero(opt)
-        k = np.log(lad.strike[o, None, None] / (lad.forward[o, None, None] * factor))
-        w = lad.c_lo[o, None, None] * _svi(lad.svi_lo[o], k) + lad.c_hi[o, None, None] * _svi(
-            lad.svi_hi[o], k
-        )
-        smile_vol = np.sqrt(np.maximum(w, 0.0) / lad.t[o, None, None])
+        # Scenarios share spot moves (three vol moves each): read the smiles once per distinct move.
+        moves, which = np.unique(grid.spot_moves, return_inverse=True)
+        distinct = spot * (1.0 + moves[None, None, :])  # (1, X, M)
+        k = np.log(lad.strike[o, None, None] / (lad.forward[o, None, None] * distinct))
+        w = lad.c_lo[o, None, None] * _svi(lad.svi_lo[o], k)
+        w = w + lad.c_hi[o, None, None] * _svi(lad.svi_hi[o], k)
+        smile_vol = np.sqrt(np.maximum(w, 0.0) / lad.t[o, None, None])[:, :, which]
         vol = np.where(lad.has_smile[o, None, None], smile_vol, lad.base_vol[o, None, None])
         vol = np.where(
             grid.vol_moves[None, None, :] == VOL_UP,
             np.maximum(vol * lad.up[o, None, None], book.params.vol_up_floor),
             np.where(grid.vol_moves[None, None, :] == VOL_DOWN, vol * lad.down[o, None, None], vol),
         )
+        forward = lad.forward[o, None, None] * factor
         values[o] = black76.price(
-            lad.forward[o, None, None] * factor,
+            forward,
             lad.strike[o, None, None],
             lad.t[o, None, None],
             book.rate,
             vol,
             lad.is_call[o, None, None],
         )
+        base_vol = vol[:, :, 0]
     base = values[:, :, 0]  # (P, X): scenario 0 is the unmoved base of the recentred grid
     equity = lad.fixed_equity + (lad.coins[:, None] * base).sum(axis=0) - lad.perp_cost
     new_index = lad.index * (1.0 + x)
@@ -165,9 +172,16 @@ def equity_and_maintenance(
         worst = np.maximum(0.0, -(pnl * grid.weights[None, :]).min(axis=1))
         p = book.params
         short = np.where(opt, np.maximum(-lad.coins, 0.0), 0.0).sum() * p.short_option_min * new_index
-        delta = _deltas(lad, x, book)
+        delta = np.repeat(lad.coins[:, None], len(x), axis=1)  # perpetuals: their coins
+        if opt.any():
+            delta[o] = lad.coins[o, None] * _delta(lad, o, x, base_vol, book.rate)
+            by_expiry = np.zeros((int(lad.expiry_group.max()) + 1, len(x)))
+            np.add.at(by_expiry, lad.expiry_group[o], delta[o])
+            abs_by_expiry = np.abs(by_expiry).sum(axis=0)
+        else:
+            abs_by_expiry = np.zeros(len(x))
         cont = p.delta_contingency * new_index * np.abs(delta.sum(axis=0))
-        cont += p.basis_contingency * new_index * _abs_by_expiry(lad, delta)
+        cont += p.basis_contingency * new_index * abs_by_expiry
         maintenance = lad.fixed_mm + lad.factor * (worst + cont + short)
     else:
         std = book.standard
@@ -178,28 +192,11 @@ def equity_and_maintenance(
     return equity, maintenance
 
 
-def _deltas(lad: Ladder, x: FloatArray, book: UnderlyingRiskBook) -> FloatArray:
-    """(positions, X) coin deltas at each move, at base vol (perpetuals: their coins)."""
-    out = np.repeat(lad.coins[:, None], len(x), axis=1)
-    opt = np.flatnonzero(lad.is_option)
-    if len(opt):
-        fwd = lad.forward[opt, None] * (1.0 + x[None, :])
-        k = np.log(lad.strike[opt, None] / fwd)[:, :, None]
-        w = lad.c_lo[opt, None, None] * _svi(lad.svi_lo[opt], k) + lad.c_hi[opt, None, None] * _svi(
-            lad.svi_hi[opt], k
-        )
-        vol = np.where(lad.has_smile[opt, None], np.sqrt(np.maximum(w[:, :, 0], 0) / lad.t[opt, None]), 0)
-        vol = np.where(lad.has_smile[opt, None], vol, lad.base_vol[opt, None])
-        g = black76.greeks(
-            fwd, lad.strike[opt, None], lad.t[opt, None], book.rate, vol, lad.is_call[opt, None]
-        )
-        out[opt] = lad.coins[opt, None] * g.delta
-    return out
-
-
-def _abs_by_expiry(lad: Ladder, delta: FloatArray) -> FloatArray:
-    total = np.zeros(delta.shape[1])
-    opt = lad.is_option
-    for t in np.unique(lad.t[opt]):
-        total += np.abs(delta[opt & (lad.t == t)].sum(axis=0))
-    return total
+def _delta(lad: Ladder, o: NDArray[np.intp], x: FloatArray, vol: FloatArray, rate: float) -> FloatArray:
+    """(options, X) Black delta per coin at each move, at the base vol of that move."""
+    forward = lad.forward[o, None] * (1.0 + x[None, :])
+    total_vol = vol * np.sqrt(lad.t[o, None])
+    d1 = np.log(forward / lad.strike[o, None]) / total_vol + 0.5 * total_vol
+    sign = np.where(lad.is_call[o, None], 1.0, -1.0)
+    delta: FloatArray = sign * np.exp(-rate * lad.t[o, None]) * ndtr(sign * d1)
+    return delta

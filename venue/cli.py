@@ -22,6 +22,7 @@ err = Console(stderr=True)
 class BenchArea(StrEnum):
     MATCHING = "matching"
     JOURNAL = "journal"
+    RISK = "risk"
 
 
 @app.command()
@@ -225,6 +226,37 @@ def audit(
     err.print(f"{len(lines)} lines for {account}: {json_path}, {csv_path}")
 
 
+risk_app = typer.Typer(help="Margin reports and what-ifs.")
+app.add_typer(risk_app, name="risk")
+
+
+@risk_app.command("report")
+def risk_report(
+    portfolio: Annotated[
+        Path, typer.Option(help="portfolio file (JSON; see README)", exists=True, dir_okay=False)
+    ],
+    out: Annotated[Path, typer.Option(help="directory for report.json, report.csv, report.html")],
+) -> None:
+    """Margin report of a portfolio file, computed offline with the venue's engine and parameters."""
+    from config.catalog import Catalog
+    from config.risk_params import RiskParams
+    from config.settings import VenueSettings
+    from risk.report_files import write_report
+    from risk.whatif import PortfolioError, report
+
+    settings = VenueSettings()
+    try:
+        result = report(portfolio, Catalog.load(settings.catalog_path), RiskParams.load(settings.risk_path))
+    except PortfolioError as exc:
+        err.print(f"[red]bad portfolio file[/red]: {exc}")
+        raise typer.Exit(2) from exc
+    paths = write_report(result, out)
+    err.print(
+        f"{result['account']}: equity {result['equity']:,.2f} IM {result['initial_margin']:,.2f} "
+        f"MM {result['maintenance_margin']:,.2f} USD; wrote {', '.join(str(p) for p in paths)}"
+    )
+
+
 @app.command()
 def bench(
     area: Annotated[BenchArea, typer.Argument(help="what to measure")],
@@ -238,6 +270,10 @@ def bench(
         from venue.bench import matching
 
         result = matching.run(commands, seed, repeats)
+    elif area is BenchArea.RISK:
+        from venue.bench import risk
+
+        result = risk.run(repeats=repeats)
     else:
         from venue.bench import journal
 

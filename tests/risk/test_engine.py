@@ -173,7 +173,8 @@ def test_incremental_aggregates_equal_a_full_rebuild_and_replay_is_exact(
             h.mark(indices[i])
     book = h.engine.books["BTC"]
     incremental = {
-        n: getattr(book, n).copy() for n in ("vec", "delta", "exp_delta", "short", "mtm", "std_im")
+        n: getattr(book, n).copy()
+        for n in ("vec", "delta", "exp_delta", "abs_exp", "short", "mtm", "std_im", "risk_part")
     }
     book.rebuild()
     for name, arr in incremental.items():
