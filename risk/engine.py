@@ -481,11 +481,17 @@ class MarginEngine:
         return equity, im, mm
 
     def accounts_below_maintenance(self) -> list[str]:
+        equity, mm = self.equity_and_maintenance_all()
+        below = np.flatnonzero((equity < mm) & (mm > 0))
+        return sorted(self.accounts[a].id for a in below)
+
+    def equity_and_maintenance_all(self) -> tuple[IntArray, IntArray]:
+        """Equity and maintenance margin of every account (by engine index), micro-USDC, vectorised."""
         n = len(self.accounts)
-        if n == 0:
-            return []
         equity = np.array([acc.collateral for acc in self.accounts], dtype=np.int64)
         mm = np.zeros(n, dtype=np.int64)
+        if n == 0:
+            return equity, mm
         pm = np.array([acc.id in self.portfolio for acc in self.accounts], dtype=bool)
         for book in self.books.values():
             if book.val is None:
@@ -497,8 +503,7 @@ class MarginEngine:
                     pos = acc.positions.get(perp.id)
                     if pos is not None:
                         equity[a] -= pos.cost
-        below = np.flatnonzero((equity < mm) & (mm > 0))
-        return sorted(self.accounts[a].id for a in below)
+        return equity, mm
 
     def liquidation_step(self, account: Account) -> tuple[Instrument, int] | None:
         """Largest contributor first: to the worst scenario (portfolio) or to maintenance (standard)."""

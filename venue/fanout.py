@@ -3,7 +3,9 @@
 Channels (pub/sub; JSON of the tagged event):
   orderbook.{symbol}   BookDelta (each carries its book's delta_seq: a gap means resnapshot)
   trades.{symbol}      Trade
-  account.{account}    order, trade, position and balance events of that account
+  account.{account}    order, trade, position, balance and liquidation events of that account
+  liquidations.all     every liquidation event (started, step, transfer to the insurance fund, ended)
+  liquidations.{und}   the steps and transfers in that underlying's instruments
 Stream (durable, resumable by id): ``venue.events``, one entry per command record:
   MessagePack of {"seq", "ts_ns", "events"}.
 
@@ -21,12 +23,21 @@ from collections.abc import Iterable
 import msgspec
 
 from matching.commands import CommandRecord
-from matching.events import BookDelta, Event, Trade
+from matching.events import (
+    BookDelta,
+    Event,
+    LiquidationEnded,
+    LiquidationStarted,
+    LiquidationStep,
+    PositionTransferred,
+    Trade,
+)
 from venue.bus import Bus, BusError
 
 log = logging.getLogger(__name__)
 EVENTS_STREAM = "venue.events"
-ACCOUNT_FIELDS = ("account", "maker_account", "taker_account")
+ACCOUNT_FIELDS = ("account", "maker_account", "taker_account", "from_account", "to_account")
+LIQUIDATION_EVENTS = (LiquidationStarted, LiquidationStep, PositionTransferred, LiquidationEnded)
 
 _json = msgspec.json.Encoder()
 _msgpack = msgspec.msgpack.Encoder()
@@ -38,6 +49,10 @@ def channels_for(event: Event) -> Iterable[str]:
         return
     if isinstance(event, Trade):
         yield f"trades.{event.symbol}"
+    elif isinstance(event, LIQUIDATION_EVENTS):
+        yield "liquidations.all"
+        if isinstance(event, LiquidationStep | PositionTransferred):
+            yield f"liquidations.{event.symbol.partition('-')[0]}"
     for name in ACCOUNT_FIELDS:
         account = getattr(event, name, None)
         if account:

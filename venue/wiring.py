@@ -15,19 +15,21 @@ from datetime import UTC, date, datetime
 from config.catalog import Catalog
 from config.risk_params import RiskParams
 from config.settings import VenueSettings
-from matching.commands import ListInstrument
+from matching.commands import CommandRecord, ListInstrument
+from matching.events import Event, MarksUpdated
 from matching.journal import Journal, open_journal
 from matching.liquidation import LiquidationTerms
 from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
 from risk.engine import MarginEngine
+from risk.levels_cache import LevelsCache
 from risk.marks import MarkWatch
 from venue.bus import Bus, open_bus
 from venue.fanout import Fanout
 from venue.markfeed import MarkFeed
 from venue.readmodel import ReadModel
 from venue.records import Records
-from venue.runtime import Runtime
+from venue.runtime import Listener, Runtime
 
 
 @dataclass(slots=True)
@@ -45,6 +47,7 @@ class Venue:
     risk_params: RiskParams
     marks: MarkFeed
     mark_watch: MarkWatch
+    levels: LevelsCache
 
     async def stop(self) -> None:
         """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
@@ -110,9 +113,23 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     watch = MarkWatch(stale_after_ns=round(risk_params.stale_after_s * 1e9))
     marks = MarkFeed(settings, catalog, runtime, watch)
     runtime.listeners.append(marks.listener)
+    engine = runtime.sequencer.risk
+    levels = LevelsCache(engine if isinstance(engine, MarginEngine) else MarginEngine(risk_params))
+    runtime.listeners.append(levels_listener(levels))
     await marks.prime()
     marks.start()
     return Venue(
         settings, catalog, runtime.sequencer, journal, runtime, bus, fanout, readmodel, records, recovered,
-        risk_params, marks, watch,
+        risk_params, marks, watch, levels,
     )  # fmt: skip
+
+
+def levels_listener(levels: LevelsCache) -> Listener:
+    """Keeps liquidation levels fresh for accounts near the edge after each mark update."""
+
+    def on_record(record: CommandRecord, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, MarksUpdated):
+                levels.refresh(event.underlying)
+
+    return on_record

@@ -254,3 +254,59 @@ def test_order_status_and_trade_history_from_the_derived_records(
     assert foreign.status_code == 404
     history = client.get("/accounts/bob/trades", headers=bob).json()
     assert len(history) == 1 and history[0]["taker_account"] == "bob" and history[0]["qty_lots"] == 400
+
+
+def test_margin_reports_for_risk_officers(client: TestClient, tokens: dict[str, str]) -> None:
+    client.post("/orders", json=order("alice", "sell", "2", "100000"), headers=auth(tokens["alice"]))
+    filled = client.post("/orders", json=order("bob", "buy", "2", "100000"), headers=auth(tokens["bob"]))
+    assert filled.status_code == 200, filled.text
+    report = client.get("/risk/accounts/bob", headers=auth(tokens["risk"])).json()
+    assert report["account"] == "bob" and report["margin_mode"] == "standard"
+    assert report["parameters_version"] and report["maintenance_margin"] > 0
+    btc = report["underlyings"][0]
+    assert btc["underlying"] == "BTC" and btc["mark_time"] and len(btc["scenarios"]) == 35
+    # Long 2 BTC of perpetual on 1M USD survives even a 95% fall: no level within range.
+    assert btc["liquidation"] == {
+        "below": None, "above": None, "below_pct": None, "above_pct": None, "already_below": False
+    }  # fmt: skip
+    assert report["positions"][0]["symbol"] == "BTC-PERP" and report["positions"][0]["delta"] == 2.0
+    own = client.get("/risk/accounts/bob", headers=auth(tokens["bob"]))
+    assert own.status_code == 200
+    assert client.get("/risk/accounts/bob", headers=auth(tokens["alice"])).status_code == 403
+    csv_text = client.get("/risk/accounts/bob", params={"format": "csv"}, headers=auth(tokens["risk"])).text
+    assert csv_text.startswith("section,field,value") and "BTC-PERP" in csv_text
+    page = client.get("/risk/accounts/bob", params={"format": "html"}, headers=auth(tokens["risk"]))
+    assert page.headers["content-type"].startswith("text/html") and "plotly" in page.text
+    assert client.get("/risk/accounts", headers=auth(tokens["alice"])).status_code == 403
+    ranking = client.get("/risk/accounts", headers=auth(tokens["risk"])).json()
+    assert {row["account"] for row in ranking["accounts"]} == {"alice", "bob"}
+    assert ranking["open_interest"]["BTC-PERP"] == 2.0 and ranking["stale_marks"] == []
+    missing = client.get("/risk/accounts/nobody", headers=auth(tokens["risk"]))
+    assert missing.status_code == 404 and missing.json()["code"] == "unknown_account"
+
+
+def test_an_admin_marks_an_underlying_by_hand(settings: VenueSettings, tokens: dict[str, str]) -> None:
+    assert settings.api_keys_file is not None
+    admin = KeyStore(settings.api_keys_file).create({Role.ADMIN}, set())[0]
+    manual = settings.model_copy(update={"mark_feed": "none"})
+    with TestClient(create_app(manual)) as client:
+        fund(client)
+        refused = client.post(
+            "/orders", json=order("alice", "sell", "1", "100000"), headers=auth(tokens["alice"])
+        )
+        assert refused.json()["code"] == "no_mark", refused.text  # no risk before the first mark
+        smile = {"expiry": "2026-12-25T08:00:00Z", "forward": 95_200, "a": 0.01, "b": 0.03, "rho": -0.1,
+                 "m": 0.0, "sigma": 0.4}  # fmt: skip
+        body = {"index": 95_000, "smiles": [smile]}
+        assert client.post("/admin/marks/BTC", json=body, headers=auth(tokens["alice"])).status_code == 403
+        marked = client.post("/admin/marks/BTC", json=body, headers=auth(admin))
+        assert marked.status_code == 200, marked.text
+        assert marked.json()["events"][0]["type"] == "MarksUpdated"
+        bad = client.post("/admin/marks/BTC", json={**body, "smiles": [{**smile, "b": 1.9, "rho": 0.5}]},
+                          headers=auth(admin))  # fmt: skip
+        assert bad.status_code == 422 and bad.json()["code"] == "invalid_smile"
+        assert client.post("/admin/marks/SOL", json=body, headers=auth(admin)).status_code == 404
+        placed = client.post(
+            "/orders", json=order("alice", "sell", "1", "95000"), headers=auth(tokens["alice"])
+        )
+        assert placed.status_code == 200, placed.text

@@ -152,3 +152,17 @@ def test_fanout_routes_journaled_events_to_channels_and_the_stream(bus_kind: str
         await bus.close()
 
     asyncio.run(scenario())
+
+
+def test_liquidation_events_go_to_the_liquidation_channels_and_the_accounts() -> None:
+    from matching.events import LiquidationEnded, LiquidationStarted, LiquidationStep, PositionTransferred
+    from venue.fanout import channels_for
+
+    assert list(channels_for(LiquidationStarted("a", -1, 5))) == ["liquidations.all", "account.a"]
+    assert list(channels_for(LiquidationStep("a", "BTC-PERP", 7, -10, 3))) == [
+        "liquidations.all", "liquidations.BTC", "account.a",
+    ]  # fmt: skip
+    assert list(channels_for(PositionTransferred("a", "insurance", "ETH-27NOV26-3000-C", -4, 50))) == [
+        "liquidations.all", "liquidations.ETH", "account.a", "account.insurance",
+    ]  # fmt: skip
+    assert list(channels_for(LiquidationEnded("a", 3, 0, 0, 10, 0))) == ["liquidations.all", "account.a"]

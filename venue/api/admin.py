@@ -1,4 +1,5 @@
-"""Operator routes (role admin): manual deposits for test and demo environments, halts, kill switch.
+"""Operator routes (role admin): manual deposits for test and demo environments, halts, kill switch,
+manual marks.
 
 In production collateral arrives through on-chain deposits (settlement/); a manual deposit is still a
 journaled command with a unique reference, so it is auditable and never applied twice.
@@ -6,6 +7,8 @@ journaled command with a unique reference, so it is auditable and never applied 
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -17,8 +20,10 @@ from matching.commands import Command, Deposit, HaltInstrument, KillSwitch, Resu
 from matching.events import RequestRejected
 from matching.instruments import MICRO
 from matching.reasons import Reason
+from risk.marks import mark_update
+from risk.surface import Smile, SurfaceError
 from venue.api.deps import ApiError, rate_limit, require, venue_of
-from venue.api.errors import reject
+from venue.api.errors import error, reject
 from venue.api.keys import ApiKey, Role
 
 router = APIRouter(prefix="/admin", tags=["operations"])
@@ -82,3 +87,52 @@ async def kill_switch(request: Request, body: HaltIn, key: Caller) -> Any:
 async def resume_venue(request: Request, key: Caller) -> Any:
     require(key, ADMIN)
     return await _run(request, ResumeVenue())
+
+
+class SmileBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expiry: datetime = Field(description="the expiry's time (UTC if no offset)")
+    forward: float = Field(gt=0, description="USD")
+    a: float
+    b: float = Field(ge=0)
+    rho: float = Field(gt=-1, lt=1)
+    m: float
+    sigma: float = Field(gt=0)
+    k_min: float = -1.5
+    k_max: float = 1.5
+
+
+class MarksIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    index: float = Field(gt=0, description="USD")
+    smiles: list[SmileBody] = Field(default_factory=list, max_length=64)
+
+
+@router.post("/marks/{underlying}")
+async def marks(request: Request, underlying: str, body: MarksIn, key: Caller) -> Any:
+    """Mark an underlying by hand (feeds off, or a correction): its index and one SVI smile per expiry.
+
+    Every listed instrument of the underlying is priced on the surface into the MarkUpdate, journaled.
+    """
+    require(key, ADMIN)
+    venue = venue_of(request)
+    specs = [m.instrument.spec for m in venue.sequencer.matcher.markets.values() if m.instrument.active]
+    if not any(s.underlying == underlying for s in specs):
+        raise ApiError(reject(Reason.UNKNOWN_INSTRUMENT, f"no listed instrument of {underlying}"))
+    now = time.time_ns()
+    try:
+        smiles = [
+            Smile(_ns(s.expiry), s.forward, s.a, s.b, s.rho, s.m, s.sigma, s.k_min, s.k_max)
+            for s in body.smiles
+        ]
+        update = mark_update(underlying, body.index, smiles, specs, now)
+    except SurfaceError as exc:
+        raise ApiError(error(422, "invalid_smile", str(exc))) from exc
+    return await _run(request, update)
+
+
+def _ns(when: datetime) -> int:
+    aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return int(aware.timestamp() * 1_000_000) * 1_000

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from config.settings import VenueSettings
-from venue.api import admin, market, trading, ws
+from venue.api import admin, market, risk, trading, ws
 from venue.api.deps import ApiError, venue_of
 from venue.api.keys import KeyStore
 from venue.api.metrics import VenueCollector
@@ -75,4 +75,5 @@ def create_app(settings: VenueSettings | None = None) -> FastAPI:
     app.include_router(trading.router)
     app.include_router(ws.router)
     app.include_router(admin.router)
+    app.include_router(risk.router)
     return app

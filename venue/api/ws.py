@@ -6,7 +6,7 @@ Client messages (JSON):
   {"op": "unsubscribe", "channel": "orderbook@BTC-PERP"}
 Channels: orderbook@{symbol} (a snapshot, then deltas; every message carries delta_seq, and a client
 that sees a gap must resubscribe), trades@{symbol}, ticker@{symbol}, account@{id} and position@{id}
-(keys that may read the account), liquidations@{underlying}.
+(keys that may read the account), liquidations@all and liquidations@{underlying}.
 Server messages: {"op": "subscribed"|"unsubscribed"|"error", ...} and {"channel": ..., "data": ...}.
 """
 
