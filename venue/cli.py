@@ -86,6 +86,8 @@ async def _run(with_console: bool) -> None:
     err.print(f"  HTTP + WebSocket  {address}  (OpenAPI at /docs, streams at /ws)")
     err.print(f"  journal           {journal}")
     err.print(f"  bus               {settings.redis_url or 'in-process'}")
+    risk = f"{venue.risk_params.version} ({settings.risk_path.name}); marks: {settings.mark_feed}"
+    err.print(f"  risk              {risk}")
     err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")
     if with_console:
         err.print("  console           one JSON command per line on stdin; end of input stops the venue")

@@ -16,7 +16,16 @@ import msgspec
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from matching.commands import Command, Deposit, HaltInstrument, KillSwitch, ResumeInstrument, ResumeVenue
+from matching.commands import (
+    Command,
+    Deposit,
+    HaltInstrument,
+    KillSwitch,
+    Liquidate,
+    ResumeInstrument,
+    ResumeVenue,
+    SetMarginMode,
+)
 from matching.events import RequestRejected
 from matching.instruments import MICRO
 from matching.reasons import Reason
@@ -136,3 +145,23 @@ async def marks(request: Request, underlying: str, body: MarksIn, key: Caller) -
 def _ns(when: datetime) -> int:
     aware = when if when.tzinfo else when.replace(tzinfo=UTC)
     return int(aware.timestamp() * 1_000_000) * 1_000
+
+
+class MarginModeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    portfolio: bool = Field(description="true: portfolio margin; false: standard margin")
+
+
+@router.post("/accounts/{account}/margin-mode")
+async def margin_mode(request: Request, account: str, body: MarginModeIn, key: Caller) -> Any:
+    """Enable or disable portfolio margin; refused if the account would fall short of initial margin."""
+    require(key, ADMIN)
+    return await _run(request, SetMarginMode(account=account, portfolio=body.portfolio))
+
+
+@router.post("/accounts/{account}/liquidate")
+async def liquidate(request: Request, account: str, key: Caller) -> Any:
+    """Liquidate now (the margin monitor does it on every mark update); refused above maintenance."""
+    require(key, ADMIN)
+    return await _run(request, Liquidate(account=account))
