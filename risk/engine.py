@@ -107,7 +107,8 @@ class UnderlyingRiskBook:
         self.mtm = np.zeros(cap, dtype=np.int64)
         self.std_im = np.zeros(cap, dtype=np.int64)
         self.std_mm = np.zeros(cap, dtype=np.int64)
-        self.risk_part = np.zeros(cap, dtype=np.int64)
+        self.risk_part = np.zeros(cap, dtype=np.int64)  # valid except for accounts in ``stale``
+        self.stale: set[int] = set()  # accounts filled since their risk part was last computed
         # position slots: (account index, row) -> slot
         self.slots: dict[tuple[int, int], int] = {}
         self.slot_acct = np.zeros(cap, dtype=np.int64)
@@ -245,6 +246,7 @@ class UnderlyingRiskBook:
         self.exp_delta = np.asarray((p @ per_expiry).toarray(), dtype=np.int64)
         self.abs_exp = np.abs(self.exp_delta).sum(axis=1)
         self.risk_part = self._risk_parts(self.vec, self.delta, self.abs_exp, self.short)
+        self.stale.clear()
 
     def _risk_parts(self, vec: IntArray, delta: IntArray, abs_exp: IntArray, short: IntArray) -> IntArray:
         weighted = vec * self.grid.weights
@@ -267,23 +269,40 @@ class UnderlyingRiskBook:
             return
         dq = new - old
         self.vec[acct] += dq * val.pnl[row]
-        self.delta[acct] += dq * val.delta[row]
-        self.mtm[acct] += dq * val.mark[row]
-        short_old, short_new = max(-old, 0), max(-new, 0)
-        self.short[acct] += (short_new - short_old) * self.short_min[row]
-        self.std_im[acct] += (short_new - short_old) * self.std_im_short[row] + (abs(new) - abs(old)) * int(
-            self.std_im_abs[row]
+        # Scalars as Python ints (``item``): numpy scalar arithmetic costs a microsecond an operation.
+        self.delta[acct] = self.delta.item(acct) + dq * val.delta.item(row)
+        self.mtm[acct] = self.mtm.item(acct) + dq * val.mark.item(row)
+        ds = max(-new, 0) - max(-old, 0)
+        da = abs(new) - abs(old)
+        if ds:
+            self.short[acct] = self.short.item(acct) + ds * self.short_min.item(row)
+        self.std_im[acct] = (
+            self.std_im.item(acct) + ds * self.std_im_short.item(row) + da * self.std_im_abs.item(row)
         )
-        self.std_mm[acct] += (short_new - short_old) * self.std_mm_short[row] + (abs(new) - abs(old)) * int(
-            self.std_mm_abs[row]
+        self.std_mm[acct] = (
+            self.std_mm.item(acct) + ds * self.std_mm_short.item(row) + da * self.std_mm_abs.item(row)
         )
-        if self.row_is_option[row]:
-            col = self.expiry_col[row]
-            before = int(self.exp_delta[acct, col])
-            after = before + dq * int(val.delta[row])
+        if self.row_is_option.item(row):
+            col = self.expiry_col.item(row)
+            before = self.exp_delta.item(acct, col)
+            after = before + dq * val.delta.item(row)
             self.exp_delta[acct, col] = after
-            self.abs_exp[acct] += abs(after) - abs(before)
-        self.risk_part[acct] = self.risk_part_of(acct)
+            self.abs_exp[acct] = self.abs_exp.item(acct) + abs(after) - abs(before)
+        self.stale.add(acct)  # recomputed when next asked for: a burst of fills pays once
+
+    def part(self, acct: int) -> int:
+        """The account's portfolio risk part (micro-USDC), recomputed first if fills made it stale."""
+        if acct in self.stale:
+            self.stale.discard(acct)
+            self.risk_part[acct] = self.risk_part_of(acct)
+        return int(self.risk_part[acct])
+
+    def parts(self, n: int) -> IntArray:
+        """The risk parts of accounts ``0..n-1``, none stale."""
+        for acct in sorted(self.stale):
+            self.risk_part[acct] = self.risk_part_of(acct)
+        self.stale.clear()
+        return self.risk_part[:n]
 
     def risk_part_of(self, acct: int, row: int = -1, dq: int = 0, old: int = 0) -> int:
         """Portfolio risk part of one account, optionally as if ``dq`` lots of ``row`` were added.
@@ -319,8 +338,8 @@ class UnderlyingRiskBook:
         ds = max(-new, 0) - max(-old, 0)
         da = abs(new) - abs(old)
         return (
-            ds * int(self.std_im_short[row]) + da * int(self.std_im_abs[row]),
-            ds * int(self.std_mm_short[row]) + da * int(self.std_mm_abs[row]),
+            ds * self.std_im_short.item(row) + da * self.std_im_abs.item(row),
+            ds * self.std_mm_short.item(row) + da * self.std_mm_abs.item(row),
         )
 
     def breakdown(self, acct: int) -> Breakdown:
@@ -336,7 +355,7 @@ class UnderlyingRiskBook:
             short_minimum=int(self.short[acct]),
             delta_contingency=math.ceil(p.delta_contingency * per_nano * abs(int(self.delta[acct]))),
             basis_contingency=math.ceil(p.basis_contingency * per_nano * int(self.abs_exp[acct])),
-            risk_part=int(self.risk_part[acct]),
+            risk_part=self.part(acct),
             standard_im=int(self.std_im[acct]),
             standard_mm=int(self.std_mm[acct]),
         )
@@ -394,7 +413,7 @@ class MarginEngine:
         old = pos.qty if pos is not None else 0
         dq = side * qty_lots
         if account.id in self.portfolio:
-            d_im = book.risk_part_of(a, row, dq, old) - int(book.risk_part[a])
+            d_im = book.risk_part_of(a, row, dq, old) - book.part(a)
         else:
             d_im = book.standard_delta(row, old, old + dq)[0]
         paid_over_mark = dq * (price_ticks * instrument.micro_per_tick_lot - int(book.val.mark[row]))
@@ -472,7 +491,7 @@ class MarginEngine:
                 if pos is not None:
                     equity -= pos.cost
             if portfolio:
-                part = int(book.risk_part[a])
+                part = book.part(a)
                 im += part
                 mm += math.ceil(self.factor * part)
             else:
@@ -497,7 +516,7 @@ class MarginEngine:
             if book.val is None:
                 continue
             equity += book.mtm[:n]
-            mm += np.where(pm, np.ceil(self.factor * book.risk_part[:n]).astype(np.int64), book.std_mm[:n])
+            mm += np.where(pm, np.ceil(self.factor * book.parts(n)).astype(np.int64), book.std_mm[:n])
             for perp in book.perps:
                 for a, acc in enumerate(self.accounts):
                     pos = acc.positions.get(perp.id)

@@ -60,7 +60,7 @@ def ladder(engine: MarginEngine, account: Account, underlying: str) -> Ladder | 
     equity, _, mm = engine.margin_state(account)
     a = engine.acct(account)
     portfolio = account.id in engine.portfolio
-    own_mm = engine.factor * float(book.risk_part[a]) if portfolio else float(book.std_mm[a])
+    own_mm = engine.factor * float(book.part(a)) if portfolio else float(book.std_mm[a])
     own_value = float(book.mtm[a])
     perp_cost = 0.0
     rows: list[int] = []

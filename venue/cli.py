@@ -266,12 +266,15 @@ def bench(
     commands: Annotated[int, typer.Option(help="measured commands")] = 200_000,
     seed: Annotated[int, typer.Option(help="workload seed")] = 7,
     repeats: Annotated[int, typer.Option(help="passes; the median is reported")] = 5,
+    risk_check: Annotated[
+        str, typer.Option("--risk", help="matching: the 'standin' or the 'engine' pre-trade check")
+    ] = "standin",
 ) -> None:
     """Run a benchmark and print its figures."""
     if area is BenchArea.MATCHING:
         from venue.bench import matching
 
-        result = matching.run(commands, seed, repeats)
+        result = matching.run(commands, seed, repeats, risk_check)
     elif area is BenchArea.RISK:
         from venue.bench import risk
 
