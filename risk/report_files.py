@@ -77,7 +77,7 @@ def _figures(u: dict[str, Any]) -> list[go.Figure]:
     greeks = go.Figure()
     for g in ("delta", "vega", "theta"):
         greeks.add_bar(x=expiries, y=[u["greeks_by_expiry"][e][g] for e in expiries], name=g)
-    greeks.update_layout(title=f"{name}: Greeks by expiry", barmode="group")
+    greeks.update_layout(title=f"{name}: Greeks by expiry", barmode="group", xaxis_type="category")
     return [spot, heat, greeks]
 
 
