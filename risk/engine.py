@@ -79,6 +79,9 @@ class UnderlyingRiskBook:
         self.standard = standard
         self.rate = rate
         self.grid: ScenarioGrid = build_grid(params)
+        self.weights = self.grid.weights
+        self.delta_rate = 0.0  # contingency per nano-coin of |delta|, micro-USDC (set on revaluation)
+        self.basis_rate = 0.0
         self.table = InstrumentTable()
         self.val: Valuation | None = None
         self.surface: VolSurface | None = None
@@ -213,6 +216,9 @@ class UnderlyingRiskBook:
         expiries = np.unique(val.expiry[is_option])
         self.expiry_col = np.where(is_option, np.searchsorted(expiries, val.expiry), 0)
         self.n_expiries = max(1, len(expiries))
+        per_nano = self.index_micro / NANO  # micro-USDC per nano-coin
+        self.delta_rate = self.params.delta_contingency * per_nano
+        self.basis_rate = self.params.basis_contingency * per_nano
         self.rebuild()
 
     # -- aggregates ---------------------------------------------------------------------------------
@@ -255,11 +261,7 @@ class UnderlyingRiskBook:
         return parts
 
     def _contingency(self, delta: IntArray, abs_exp_delta: IntArray) -> IntArray:
-        per_nano = self.index_micro / NANO
-        p = self.params
-        return np.ceil(
-            p.delta_contingency * per_nano * np.abs(delta) + p.basis_contingency * per_nano * abs_exp_delta
-        ).astype(np.int64)
+        return np.ceil(self.delta_rate * np.abs(delta) + self.basis_rate * abs_exp_delta).astype(np.int64)
 
     def apply_fill(self, acct: int, row: int, old: int, new: int) -> None:
         slot = self._slot(acct, row)
@@ -315,7 +317,7 @@ class UnderlyingRiskBook:
         vec = self.vec[acct]
         if dq:
             vec = vec + dq * val.pnl[row]
-        worst = math.ceil(max(0.0, -float(_min(vec * self.grid.weights))))
+        worst = math.ceil(max(0.0, -float(_min(vec * self.weights))))
         delta = self.delta.item(acct)
         abs_exp = self.abs_exp.item(acct)
         short = self.short.item(acct)
@@ -326,12 +328,8 @@ class UnderlyingRiskBook:
                 column = self.exp_delta.item(acct, self.expiry_col.item(row))
                 abs_exp += abs(column + moved) - abs(column)
             short += (max(-(old + dq), 0) - max(-old, 0)) * self.short_min.item(row)
-        per_nano = self.index_micro / NANO
-        p = self.params
-        cont = math.ceil(
-            p.delta_contingency * per_nano * abs(delta) + p.basis_contingency * per_nano * abs_exp
-        )
-        return int(worst + cont + short)
+        # the same products, in the same order, as _contingency: equal to the last unit
+        return int(worst + math.ceil(self.delta_rate * abs(delta) + self.basis_rate * abs_exp) + short)
 
     def standard_delta(self, row: int, old: int, new: int) -> tuple[int, int]:
         """Change of standard (IM, MM) when a position in ``row`` goes from ``old`` to ``new`` lots."""
@@ -347,14 +345,12 @@ class UnderlyingRiskBook:
         assert val is not None
         weighted = self.vec[acct] * self.grid.weights
         j = int(np.argmin(weighted))
-        per_nano = self.index_micro / NANO
-        p = self.params
         return Breakdown(
             worst_loss=math.ceil(max(0.0, -float(weighted[j]))),
             worst_scenario=j,
             short_minimum=int(self.short[acct]),
-            delta_contingency=math.ceil(p.delta_contingency * per_nano * abs(int(self.delta[acct]))),
-            basis_contingency=math.ceil(p.basis_contingency * per_nano * int(self.abs_exp[acct])),
+            delta_contingency=math.ceil(self.delta_rate * abs(self.delta.item(acct))),
+            basis_contingency=math.ceil(self.basis_rate * self.abs_exp.item(acct)),
             risk_part=self.part(acct),
             standard_im=int(self.std_im[acct]),
             standard_mm=int(self.std_mm[acct]),
