@@ -92,11 +92,14 @@ def revalue(
     per_coin[~is_option] = index * (1.0 + moves)
     opt = np.flatnonzero(is_option & (expiry > time_ns))
     t = (expiry[opt] - time_ns) / NS_PER_YEAR
+    k, calls = strike[opt], is_call[opt]
+    fwd = np.zeros(len(opt))
     if len(opt):
-        fwd, base_vol, opt_flags = _base(insts, opt, surface, index, time_ns, rate, t, params)
+        tick_marks = np.array([i.mark_ticks * i.tick_micro for i in insts], dtype=np.float64)
+        marks = tick_marks[opt] / MICRO  # USD per coin
+        fwd, base_vol, opt_flags = _base(k, expiry[opt], calls, marks, surface, index, rate, t, params)
         vol[opt], flags[opt] = base_vol, opt_flags
         up, down = vol_factors(params, t * 365.0)
-        k, calls = strike[opt], is_call[opt]
         for j in range(s):
             move = float(moves[j])
             if surface is not None and move != 0.0:
@@ -118,45 +121,39 @@ def revalue(
     per_lot = per_coin * coins[:, None] * MICRO
     value = np.rint(per_lot[:, 0]).astype(np.int64)
     pnl = np.rint(per_lot - per_lot[:, :1]).astype(np.int64)
-    g = _greeks(insts, opt, surface, index, time_ns, rate, vol, n, is_option)
+    g = _greeks(n, is_option, opt, fwd, k, t, calls, vol[opt], rate, index)
     delta = np.rint(g.delta * coins * NANO).astype(np.int64)
     mark = np.where(venue_mark > 0, venue_mark, value)
     return Valuation(pnl, delta, value, mark, expiry, coins, vol, flags, g, index)
 
 
 def _base(
-    insts: Sequence[Instrument],
-    opt: NDArray[np.intp],
+    strike: FloatArray,
+    expiry: NDArray[np.int64],
+    calls: NDArray[np.bool_],
+    marks: FloatArray,
     surface: VolSurface | None,
     index: float,
-    time_ns: int,
     rate: float,
     t: FloatArray,
     params: UnderlyingRisk,
 ) -> tuple[FloatArray, FloatArray, NDArray[np.int8]]:
-    """Forward, base vol and vol flags of the live options ``opt``."""
-    strike = np.array([insts[i].strike_micro for i in opt], dtype=np.float64) / MICRO
-    expiry = np.array([insts[i].expiry_ns for i in opt], dtype=np.int64)
-    calls = np.array([insts[i].is_call for i in opt], dtype=bool)
-    flags = np.zeros(len(opt), dtype=np.int8)
+    """Forward, base vol and vol flags of live options (``marks`` in USD per coin, 0 if none)."""
+    flags = np.zeros(len(strike), dtype=np.int8)
     if surface is not None and surface.smiles:
         fwd = np.array([surface.forward(int(e)) for e in expiry])
         look = surface.vols(strike, expiry)
         flags[look.extrapolated] |= VOL_EXTRAPOLATED
         return fwd, look.vol, flags
-    fwd = np.full(len(opt), index)
-    marks = (
-        np.array([insts[i].mark_ticks * insts[i].tick_micro for i in opt], dtype=np.float64) / MICRO
-    )  # USD per coin
-    vol = np.full(len(opt), params.default_vol)
+    fwd = np.full(len(strike), index)
+    vol = np.full(len(strike), params.default_vol)
     has_mark = marks > 0
     if has_mark.any():
         implied, iv_flags = black76.implied_vol(
             marks[has_mark], fwd[has_mark], strike[has_mark], t[has_mark], rate, calls[has_mark]
         )
         ok = (iv_flags == IvFlag.OK) & (implied > 0)
-        sub = np.where(ok, implied, params.default_vol)
-        vol[has_mark] = sub
+        vol[has_mark] = np.where(ok, implied, params.default_vol)
         marked = np.flatnonzero(has_mark)
         flags[marked[ok]] |= VOL_FROM_MARK
         flags[marked[~ok]] |= VOL_DEFAULT | IV_FAILED
@@ -165,29 +162,24 @@ def _base(
 
 
 def _greeks(
-    insts: Sequence[Instrument],
-    opt: NDArray[np.intp],
-    surface: VolSurface | None,
-    index: float,
-    time_ns: int,
-    rate: float,
-    vol: FloatArray,
     n: int,
     is_option: NDArray[np.bool_],
+    opt: NDArray[np.intp],
+    fwd: FloatArray,
+    strike: FloatArray,
+    t: FloatArray,
+    calls: NDArray[np.bool_],
+    vol: FloatArray,
+    rate: float,
+    index: float,
 ) -> black76.Greeks:
-    """Greeks per coin at base for every row: Black-76 for live options, (1, 0, ...) for perpetuals."""
+    """Greeks per coin at base for every row: Black-76 for the live options ``opt`` (their forward,
+    strike, time and vol given), (1, 0, ...) for perpetuals, zero for expired options."""
     out = {name: np.zeros(n) for name in ("price", "delta", "gamma", "vega", "theta", "rho")}
     out["delta"][~is_option] = 1.0
     out["price"][~is_option] = index
     if len(opt):
-        expiry = np.array([insts[i].expiry_ns for i in opt], dtype=np.int64)
-        strike = np.array([insts[i].strike_micro for i in opt], dtype=np.float64) / MICRO
-        calls = np.array([insts[i].is_call for i in opt], dtype=bool)
-        if surface is not None and surface.smiles:
-            fwd = np.array([surface.forward(int(e)) for e in expiry])
-        else:
-            fwd = np.full(len(opt), index)
-        g = black76.greeks(fwd, strike, (expiry - time_ns) / NS_PER_YEAR, rate, vol[opt], calls)
+        g = black76.greeks(fwd, strike, t, rate, vol, calls)
         for name in out:
             out[name][opt] = getattr(g, name)
     return black76.Greeks(**out)
