@@ -253,11 +253,13 @@ class Sequencer:
         )
         for market in touched:
             self.matcher.run_mark_stops(market)
-        # The margin monitor: every account the new marks put below maintenance is liquidated now.
+        # The margin monitor: every account the new marks put below maintenance is liquidated now
+        # (not the insurance fund: what it holds it took over, and a shortfall is reported instead).
         accounts = self.ledger.accounts
+        fund = self.liquidation_terms.insurance_account
         for account_id in self.risk.accounts_below_maintenance():
             account = accounts[account_id]
-            if self.liquidator.below_maintenance(account):
+            if account_id != fund and self.liquidator.below_maintenance(account):
                 self.liquidator.run(account)
 
     # -- margin mode and liquidation ----------------------------------------------------------------
@@ -274,7 +276,7 @@ class Sequencer:
 
     def _liquidate(self, cmd: Liquidate) -> None:
         account = self.ledger.accounts.get(cmd.account)
-        if account is None:
+        if account is None or cmd.account == self.liquidation_terms.insurance_account:
             self._reject("Liquidate", cmd.account, "", Reason.UNKNOWN_ACCOUNT)
         elif not self.liquidator.below_maintenance(account):
             self._reject("Liquidate", cmd.account, "", Reason.NOT_BELOW_MAINTENANCE)
