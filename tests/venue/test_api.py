@@ -212,6 +212,11 @@ def test_metrics(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert "venue_commands_total" in text and "venue_journal_commits_total" in text
     assert "venue_intake_queue_depth" in text
+    # primed at start: fresh marks for both underlyings
+    assert (
+        'venue_marks_stale{underlying="BTC"} 0.0' in text
+        and 'venue_mark_age_seconds{underlying="ETH"}' in text
+    )
 
 
 def test_a_restart_serves_the_same_book_and_accounts(settings: VenueSettings, tokens: dict[str, str]) -> None:

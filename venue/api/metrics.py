@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,3 +44,26 @@ class VenueCollector(Collector):
                 depth.add_metric([symbol, "bid"], len(book.bids))
                 depth.add_metric([symbol, "ask"], len(book.asks))
         yield depth
+        age = GaugeMetricFamily(
+            "venue_mark_age_seconds",
+            "seconds since each underlying's last mark update",
+            labels=["underlying"],
+        )
+        stale = GaugeMetricFamily(
+            "venue_marks_stale",
+            "1 while an underlying's marks are older than stale_after_s",
+            labels=["underlying"],
+        )
+        now = time.time_ns()
+        watch = venue.mark_watch
+        for underlying in venue.catalog.underlyings:
+            last = watch.last.get(underlying)
+            if last is not None:
+                age.add_metric([underlying], (now - last) / 1e9)
+            stale.add_metric([underlying], 1.0 if watch.stale(now, [underlying]) else 0.0)
+        yield age
+        yield stale
+        yield CounterMetricFamily(
+            "venue_liquidation_levels_refreshed", "liquidation levels recomputed after mark updates",
+            value=venue.levels.refreshed,
+        )  # fmt: skip
