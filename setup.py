@@ -19,6 +19,7 @@ COMPILED = [
     "matching/risk_check.py",
     "matching/sequencer.py",
     "matching/stops.py",
+    "risk/scenario_kernel.py",
 ]
 
 # What the compiled modules are built from: themselves and the modules whose types they compile

@@ -37,12 +37,12 @@ from matching.commands import SmileMark
 from matching.instruments import Instrument
 from matching.ledger import Account
 from matching.reasons import Reason
+from risk.scenario_kernel import add_scaled, worst_weighted
 from risk.scenarios import ScenarioGrid, build_grid
 from risk.surface import Smile, SurfaceError, VolSurface
 from risk.valuation import MICRO, NANO, InstrumentTable, IntArray, Valuation, revalue
 
 _GROW = 2
-_min = np.minimum.reduce
 
 
 class _MarksState(msgspec.Struct, array_like=True, frozen=True):
@@ -102,7 +102,10 @@ class UnderlyingRiskBook:
         # per-account aggregates
         cap = 16
         s = self.grid.size
-        self.vec = np.zeros((cap, s), dtype=np.int64)
+        self.vec = np.zeros((cap, s), dtype=np.int64)  # as of the last rebuild; ``vecs`` is current
+        self.vecs: list[list[float]] = [[0.0] * s for _ in range(cap)]  # per account, kept by fills
+        self.pnl_rows: list[list[float]] = []  # per row, the same values as ``val.pnl`` (whole floats)
+        self.weight_list: list[float] = self.grid.weights.tolist()
         self.delta = np.zeros(cap, dtype=np.int64)
         self.exp_delta = np.zeros((cap, 1), dtype=np.int64)
         self.abs_exp = np.zeros(cap, dtype=np.int64)  # sum over expiries of |delta of the expiry|
@@ -130,6 +133,7 @@ class UnderlyingRiskBook:
             grown = np.zeros(new, dtype=np.int64)
             grown[:cap] = arr
             setattr(self, name, grown)
+        self.vecs.extend([0.0] * self.grid.size for _ in range(new - cap))
         for name in ("vec", "exp_delta"):
             arr = getattr(self, name)
             grown2 = np.zeros((new, arr.shape[1]), dtype=np.int64)
@@ -216,6 +220,7 @@ class UnderlyingRiskBook:
         expiries = np.unique(val.expiry[is_option])
         self.expiry_col = np.where(is_option, np.searchsorted(expiries, val.expiry), 0)
         self.n_expiries = max(1, len(expiries))
+        self.pnl_rows = val.pnl.astype(np.float64).tolist()
         per_nano = self.index_micro / NANO  # micro-USDC per nano-coin
         self.delta_rate = self.params.delta_contingency * per_nano
         self.basis_rate = self.params.basis_contingency * per_nano
@@ -238,6 +243,7 @@ class UnderlyingRiskBook:
         short = sparse.csr_matrix((np.maximum(-qty, 0), (acct, rows)), shape=shape, dtype=np.int64)
         absq = sparse.csr_matrix((np.abs(qty), (acct, rows)), shape=shape, dtype=np.int64)
         self.vec = np.asarray(p @ val.pnl, dtype=np.int64)
+        self.vecs = self.vec.astype(np.float64).tolist()
         self.delta = np.asarray(p @ val.delta, dtype=np.int64)
         self.mtm = np.asarray(p @ val.mark, dtype=np.int64)
         self.short = np.asarray(short @ self.short_min, dtype=np.int64)
@@ -270,7 +276,7 @@ class UnderlyingRiskBook:
         if val is None:
             return
         dq = new - old
-        self.vec[acct] += dq * val.pnl[row]
+        add_scaled(self.vecs[acct], self.pnl_rows[row], float(dq))
         # Scalars as Python ints (``item``): numpy scalar arithmetic costs a microsecond an operation.
         self.delta[acct] = self.delta.item(acct) + dq * val.delta.item(row)
         self.mtm[acct] = self.mtm.item(acct) + dq * val.mark.item(row)
@@ -291,6 +297,10 @@ class UnderlyingRiskBook:
             self.exp_delta[acct, col] = after
             self.abs_exp[acct] = self.abs_exp.item(acct) + abs(after) - abs(before)
         self.stale.add(acct)  # recomputed when next asked for: a burst of fills pays once
+
+    def vector(self, acct: int) -> IntArray:
+        """The account's current scenario P&L vector, micro-USDC (a copy)."""
+        return np.array(self.vecs[acct], dtype=np.int64)
 
     def part(self, acct: int) -> int:
         """The account's portfolio risk part (micro-USDC), recomputed first if fills made it stale."""
@@ -314,10 +324,9 @@ class UnderlyingRiskBook:
         """
         val = self.val
         assert val is not None
-        vec = self.vec[acct]
-        if dq:
-            vec = vec + dq * val.pnl[row]
-        worst = math.ceil(max(0.0, -float(_min(vec * self.weights))))
+        vec = self.vecs[acct]
+        lowest = worst_weighted(vec, self.pnl_rows[row] if dq else vec, float(dq), self.weight_list)
+        worst = math.ceil(max(0.0, -lowest))
         delta = self.delta.item(acct)
         abs_exp = self.abs_exp.item(acct)
         short = self.short.item(acct)
@@ -343,7 +352,7 @@ class UnderlyingRiskBook:
     def breakdown(self, acct: int) -> Breakdown:
         val = self.val
         assert val is not None
-        weighted = self.vec[acct] * self.grid.weights
+        weighted = self.vector(acct) * self.grid.weights
         j = int(np.argmin(weighted))
         return Breakdown(
             worst_loss=math.ceil(max(0.0, -float(weighted[j]))),

@@ -149,7 +149,8 @@ def _underlying_section(
                 **{k: round(v, 6) for k, v in contrib.items()},
             }
         )
-    matrix = book.vec[a] * grid.weights
+    vector = book.vector(a)
+    matrix = vector * grid.weights
     curve = _curve(engine, book, account)
     return {
         "underlying": book.name,
@@ -170,7 +171,7 @@ def _underlying_section(
                 "spot_move": float(grid.spot_moves[s]),
                 "vol_move": {VOL_SAME: "same", VOL_UP: "up", VOL_DOWN: "down"}[int(grid.vol_moves[s])],
                 "weight": float(grid.weights[s]),
-                "pnl": _usd(int(book.vec[a, s])),
+                "pnl": _usd(int(vector[s])),
                 "weighted_pnl": _usd(float(matrix[s])),
             }
             for s in range(grid.size)

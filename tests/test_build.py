@@ -1,4 +1,4 @@
-"""The compiled matching core (mypyc, see setup.py) must never be older than its sources.
+"""The compiled modules (mypyc, see setup.py) must never be older than their sources.
 
 Python imports a compiled module in preference to the .py file beside it, so a stale build would run
 old code while the sources say otherwise. `make install` rebuilds whenever a source changes.
@@ -32,22 +32,23 @@ def _setup_list(name: str) -> list[str]:
     raise AssertionError(f"{name} not found in setup.py")
 
 
-COMPILED = [Path(p).stem for p in _setup_list("COMPILED")]
+COMPILED = [Path(p).with_suffix("").as_posix() for p in _setup_list("COMPILED")]  # e.g. matching/matcher
 SOURCES = [ROOT / p for p in _setup_list("BUILD_INPUTS")]
 
 
 def test_the_build_lists_are_read() -> None:
-    assert "matcher" in COMPILED and ROOT / "matching" / "events.py" in SOURCES
+    assert "matching/matcher" in COMPILED and ROOT / "matching" / "events.py" in SOURCES
 
 
 @pytest.mark.parametrize("name", COMPILED)
 def test_compiled_module_is_not_older_than_any_source(name: str) -> None:
-    binaries = list((ROOT / "matching").glob(f"{name}.*.so"))
+    package, module_name = name.split("/")
+    binaries = list((ROOT / package).glob(f"{module_name}.*.so"))
     if not binaries:
         if os.environ.get("VENUE_PURE_PYTHON"):
             pytest.skip("pure-Python build requested")
-        pytest.fail(f"matching/{name} is not compiled: run `make install` (or set VENUE_PURE_PYTHON=1)")
+        pytest.fail(f"{name} is not compiled: run `make install` (or set VENUE_PURE_PYTHON=1)")
     newest_source = max(path.stat().st_mtime for path in SOURCES)
-    assert binaries[0].stat().st_mtime >= newest_source, f"matching/{name} is stale: run `make install`"
-    module = importlib.import_module(f"matching.{name}")
+    assert binaries[0].stat().st_mtime >= newest_source, f"{name} is stale: run `make install`"
+    module = importlib.import_module(name.replace("/", "."))
     assert module.__file__ is not None and module.__file__.endswith(".so")

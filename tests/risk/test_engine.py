@@ -173,11 +173,14 @@ def test_incremental_aggregates_equal_a_full_rebuild_and_replay_is_exact(
             h.mark(indices[i])
     book = h.engine.books["BTC"]
     book.parts(len(h.engine.accounts))  # the risk parts fills left stale
+    n_accounts = len(h.engine.accounts)
+    vectors = [list(v) for v in book.vecs[:n_accounts]]
     incremental = {
         n: getattr(book, n).copy()
-        for n in ("vec", "delta", "exp_delta", "abs_exp", "short", "mtm", "std_im", "risk_part")
+        for n in ("delta", "exp_delta", "abs_exp", "short", "mtm", "std_im", "risk_part")
     }
     book.rebuild()
+    assert vectors == book.vecs[:n_accounts] == book.vec[:n_accounts].astype(float).tolist()
     for name, arr in incremental.items():
         n = len(h.engine.accounts)
         assert np.array_equal(arr[:n], getattr(book, name)[:n]), name
