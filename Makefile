@@ -3,9 +3,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint clean contracts
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed contracts/node_modules/.installed
+
+# Solidity compiler (solc-js) and a local EVM node (anvil), pinned by contracts/package-lock.json.
+# The venue itself needs neither at run time: the compiled artifacts are committed.
+contracts/node_modules/.installed: contracts/package.json contracts/package-lock.json
+	# `npm ci` refuses this lock (npm 11 leaves out the other platforms' optional anvil builds);
+	# `npm install` installs exactly the locked versions and leaves the lock unchanged.
+	cd contracts && npm install --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The matching core is compiled with mypyc at install (setup.py), so it is rebuilt whenever a source it
 # is built from changes: a stale compiled module would shadow the edited .py file.
@@ -30,10 +38,14 @@ bench: install
 	$(BIN)/venue bench journal --json
 	$(BIN)/venue bench risk --json
 
+# Recompile the Solidity sources into contracts/artifacts/ (commit the result).
+contracts: install
+	cd contracts && node build.js
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache .hypothesis contracts/node_modules
 	find . -name '*.so' -not -path './$(VENV)/*' -delete

@@ -1,0 +1,280 @@
+"""The vault on a real anvil: deposits, batches, withdrawals, EIP-712, and the escape hatch."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3 import Web3
+from web3.exceptions import ContractLogicError
+
+from contracts.loader import ARTIFACTS, artifact, source_hashes, stale_artifacts
+from settlement.merkle import AccountState, MerkleTree
+from tests.contracts.conftest import EXIT_TIMEOUT, MICRO, Chain
+
+ZERO = b"\x00" * 32
+MARKS = Web3.keccak(text="marks of batch")
+
+
+def reverts(error: str, action: Callable[[], Any]) -> None:
+    """``action`` reverts with the custom error named ``error`` (e.g. "BadBatchId(uint64,uint64)")."""
+    selector = Web3.keccak(text=error)[:4].hex()
+    with pytest.raises(ContractLogicError) as caught:
+        action()
+    assert selector in str(caught.value.data), f"expected {error}, got {caught.value}"
+
+
+def settle(c: Chain, batch: int, deltas: dict[str, int], serve: list[int], tree: MerkleTree | None) -> dict:  # type: ignore[type-arg]
+    root = tree.root if tree else ZERO
+    equity = sum(s.equity for s in tree.states.values()) if tree else 0
+    call = c.vault.functions.settleBatch(
+        batch, list(deltas), list(deltas.values()), serve, root, MARKS, equity
+    )
+    return c.tx(call, c.operator)
+
+
+def events(c: Chain, receipt: dict, name: str) -> list[Any]:  # type: ignore[type-arg]
+    from web3.logs import DISCARD
+
+    return list(getattr(c.vault.events, name)().process_receipt(receipt, errors=DISCARD))
+
+
+def test_artifacts_are_built_from_the_current_sources() -> None:
+    assert stale_artifacts() == []
+    assert (
+        artifact("Vault")["compiler"].startswith("0.8.37")
+        and artifact("Vault")["sourceHashes"] == source_hashes()
+    )
+    node_modules = ARTIFACTS.parent / "node_modules" / "solc"
+    if node_modules.exists():  # byte-for-byte: the committed artifacts are what the pinned compiler writes
+        check = subprocess.run(
+            ["node", "build.js", "--check"], cwd=ARTIFACTS.parent, capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stderr
+
+
+def test_deposit_batch_and_a_served_withdrawal(chain: Chain) -> None:
+    c = chain
+    alice, bob = c.users[:2]
+    for user in (alice, bob):
+        c.fund(user, 1_000 * MICRO)
+    receipt = c.tx(c.vault.functions.deposit(600 * MICRO), alice)
+    assert events(c, receipt, "Deposited")[0]["args"]["balance"] == 600 * MICRO
+    c.tx(c.vault.functions.depositFor(bob, 400 * MICRO), bob)
+    # bob buys an option from alice: premium 50 to alice, fees 1 + 1 to the fee account (owner here)
+    fees = c.owner
+    tree = MerkleTree(
+        [AccountState(alice, 649 * MICRO, 640 * MICRO), AccountState(bob, 349 * MICRO, 355 * MICRO)]
+    )
+    receipt = settle(c, 1, {alice: 49 * MICRO, bob: -51 * MICRO, fees: 2 * MICRO}, [], tree)
+    settled = events(c, receipt, "BatchSettled")[0]["args"]
+    assert (settled["batchId"], settled["stateRoot"], settled["accounts"]) == (1, tree.root, 3)
+    assert c.vault.functions.balance(alice).call() == 649 * MICRO
+    receipt = c.tx(c.vault.functions.requestWithdrawal(100 * MICRO), alice)
+    wid = events(c, receipt, "WithdrawalRequested")[0]["args"]["id"]
+    assert c.vault.functions.pendingWithdrawals().call() == 100 * MICRO
+    receipt = settle(c, 2, {}, [wid], tree)
+    assert events(c, receipt, "WithdrawalServed")[0]["args"]["amount"] == 100 * MICRO
+    assert c.token.functions.balanceOf(alice).call() == 500 * MICRO
+    # the vault holds exactly the balances plus what is pending
+    held = c.token.functions.balanceOf(c.vault.address).call()
+    balances = sum(c.vault.functions.balance(a).call() for a in (alice, bob, fees))
+    assert held == balances + c.vault.functions.pendingWithdrawals().call()
+
+
+def test_bad_batches_are_refused(chain: Chain) -> None:
+    c = chain
+    alice = c.users[0]
+    c.fund(alice, 100 * MICRO)
+    c.tx(c.vault.functions.deposit(100 * MICRO), alice)
+    f = c.vault.functions
+    reverts("NotOperator()", lambda: f.settleBatch(1, [], [], [], ZERO, MARKS, 0).transact({"from": alice}))
+    reverts(
+        "BadBatchId(uint64,uint64)",
+        lambda: f.settleBatch(2, [], [], [], ZERO, MARKS, 0).transact({"from": c.operator}),
+    )
+    settle(c, 1, {}, [], None)
+    reverts(
+        "BadBatchId(uint64,uint64)",
+        lambda: f.settleBatch(1, [], [], [], ZERO, MARKS, 0).transact({"from": c.operator}),
+    )
+    reverts(
+        "NotConserved(int256)",
+        lambda: f.settleBatch(2, [alice, c.owner], [-5, 4], [], ZERO, MARKS, 0).transact(
+            {"from": c.operator}
+        ),
+    )
+    reverts(
+        "NegativeBalance(address)",
+        lambda: f.settleBatch(2, [alice, c.owner], [-101 * MICRO, 101 * MICRO], [], ZERO, MARKS, 0).transact(
+            {"from": c.operator}
+        ),
+    )
+    reverts(
+        "InsufficientBalance(uint256,uint256)",
+        lambda: f.requestWithdrawal(101 * MICRO).transact({"from": alice}),
+    )
+    reverts(
+        "UnknownWithdrawal(uint256)",
+        lambda: f.settleBatch(2, [], [], [7], ZERO, MARKS, 0).transact({"from": c.operator}),
+    )
+    # the guardian pauses batches and deposits, and nothing else
+    reverts("NotGuardian()", lambda: f.setPaused(True).transact({"from": c.operator}))
+    c.tx(f.setPaused(True), c.guardian)
+    reverts("IsPaused()", lambda: f.settleBatch(2, [], [], [], ZERO, MARKS, 0).transact({"from": c.operator}))
+    c.tx(f.requestWithdrawal(10 * MICRO), alice)  # requests still work while paused
+
+
+def signed_withdrawal(c: Chain, key: Any, amount: int, nonce: int, deadline: int) -> tuple[int, bytes, bytes]:
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Withdrawal": [
+                {"name": "account", "type": "address"},
+                {"name": "amount", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Withdrawal",
+        "domain": {
+            "name": "VenueVault",
+            "version": "1",
+            "chainId": c.w3.eth.chain_id,
+            "verifyingContract": c.vault.address,
+        },
+        "message": {"account": key.address, "amount": amount, "nonce": nonce, "deadline": deadline},
+    }
+    sig = Account.sign_message(encode_typed_data(full_message=typed), key.key)
+    return sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
+
+
+def test_eip712_withdrawal_submitted_by_the_operator(chain: Chain) -> None:
+    c = chain
+    key = Account.create()
+    funder = c.users[0]
+    c.fund(funder, 100 * MICRO)
+    c.tx(c.vault.functions.depositFor(key.address, 100 * MICRO), funder)
+    deadline = c.w3.eth.get_block("latest")["timestamp"] + 600
+    v, r, s = signed_withdrawal(c, key, 30 * MICRO, 0, deadline)
+    f = c.vault.functions
+    c.tx(f.requestWithdrawalWithSig(key.address, 30 * MICRO, deadline, v, r, s), c.operator)
+    assert f.balance(key.address).call() == 70 * MICRO and f.nonces(key.address).call() == 1
+    # replayed: the nonce has moved on
+    reverts(
+        "BadSignature()",
+        lambda: f.requestWithdrawalWithSig(key.address, 30 * MICRO, deadline, v, r, s).transact(
+            {"from": c.operator}
+        ),
+    )
+    # forged: signed by someone else, or for another amount
+    other = Account.create()
+    v2, r2, s2 = signed_withdrawal(c, other, 30 * MICRO, 1, deadline)
+    reverts(
+        "BadSignature()",
+        lambda: f.requestWithdrawalWithSig(key.address, 30 * MICRO, deadline, v2, r2, s2).transact(
+            {"from": c.operator}
+        ),
+    )
+    v3, r3, s3 = signed_withdrawal(c, key, 30 * MICRO, 1, deadline)
+    reverts(
+        "BadSignature()",
+        lambda: f.requestWithdrawalWithSig(key.address, 31 * MICRO, deadline, v3, r3, s3).transact(
+            {"from": c.operator}
+        ),
+    )
+    reverts(
+        "Expired()",
+        lambda: f.requestWithdrawalWithSig(key.address, 30 * MICRO, deadline - 10_000, v3, r3, s3).transact(
+            {"from": c.operator}
+        ),
+    )
+
+
+def test_the_escape_hatch_needs_nothing_from_the_operator(chain: Chain) -> None:
+    c = chain
+    alice, bob, carol = c.users[:3]
+    for user in (alice, bob, carol):
+        c.fund(user, 1_000 * MICRO)
+        c.tx(c.vault.functions.deposit(500 * MICRO), user)
+    # the last batch the operator ever settles: alice gained 120 from bob
+    states = [
+        AccountState(alice, 620 * MICRO, 620 * MICRO, Web3.keccak(text="alice positions")),
+        AccountState(bob, 380 * MICRO, 380 * MICRO),
+        AccountState(carol, 500 * MICRO, 500 * MICRO),
+    ]
+    tree = MerkleTree(states)
+    settle(c, 1, {alice: 120 * MICRO, bob: -120 * MICRO}, [], tree)
+    c.tx(c.vault.functions.deposit(50 * MICRO), carol)  # after the last root: paid on exit too
+    # ... then the operator vanishes. Bob asks for his money and nobody serves it.
+    receipt = c.tx(c.vault.functions.requestWithdrawal(300 * MICRO), bob)
+    wid = events(c, receipt, "WithdrawalRequested")[0]["args"]["id"]
+    f = c.vault.functions
+    reverts("TooEarly(uint256)", lambda: f.freeze(wid).transact({"from": carol}))
+    reverts(
+        "NotFrozen()",
+        lambda: f.exit(620 * MICRO, 620 * MICRO, states[0].positions_hash, tree.proof(alice)).transact(
+            {"from": alice}
+        ),
+    )
+    c.travel(EXIT_TIMEOUT + 1)
+    c.tx(f.freeze(wid), carol)  # anyone may
+    reverts("IsFrozen()", lambda: f.settleBatch(2, [], [], [], ZERO, MARKS, 0).transact({"from": c.operator}))
+    reverts("IsFrozen()", lambda: f.deposit(1).transact({"from": alice}))
+    # a wrong proof, or another account's numbers, get nothing
+    reverts(
+        "BadProof()",
+        lambda: f.exit(900 * MICRO, 900 * MICRO, states[0].positions_hash, tree.proof(alice)).transact(
+            {"from": alice}
+        ),
+    )
+    reverts(
+        "BadProof()",
+        lambda: f.exit(380 * MICRO, 380 * MICRO, ZERO, tree.proof(bob)).transact({"from": alice}),
+    )
+    before = {u: c.token.functions.balanceOf(u).call() for u in (alice, bob, carol)}
+    c.tx(f.exit(620 * MICRO, 620 * MICRO, states[0].positions_hash, tree.proof(alice)), alice)
+    c.tx(f.exit(380 * MICRO, 380 * MICRO, ZERO, tree.proof(bob)), bob)
+    c.tx(f.exit(500 * MICRO, 500 * MICRO, ZERO, tree.proof(carol)), carol)
+    paid = {u: c.token.functions.balanceOf(u).call() - before[u] for u in (alice, bob, carol)}
+    assert paid == {alice: 620 * MICRO, bob: 380 * MICRO, carol: 550 * MICRO}  # solvent: paid in full
+    reverts(
+        "AlreadyExited()",
+        lambda: f.exit(620 * MICRO, 620 * MICRO, states[0].positions_hash, tree.proof(alice)).transact(
+            {"from": alice}
+        ),
+    )
+    assert c.token.functions.balanceOf(c.vault.address).call() == 0
+
+
+def test_exits_are_pro_rata_when_claims_exceed_the_tokens(chain: Chain) -> None:
+    c = chain
+    alice, bob = c.users[:2]
+    for user in (alice, bob):
+        c.fund(user, 1_000 * MICRO)
+        c.tx(c.vault.functions.deposit(500 * MICRO), user)
+    # equity at marks exceeds the tokens (an insolvent counterparty, carried at zero in the tree)
+    tree = MerkleTree(
+        [AccountState(alice, 500 * MICRO, 900 * MICRO), AccountState(bob, 500 * MICRO, 600 * MICRO)]
+    )
+    settle(c, 1, {}, [], tree)
+    receipt = c.tx(c.vault.functions.requestWithdrawal(10 * MICRO), bob)
+    wid = events(c, receipt, "WithdrawalRequested")[0]["args"]["id"]
+    c.travel(EXIT_TIMEOUT + 1)
+    c.tx(c.vault.functions.freeze(wid), alice)
+    before = c.token.functions.balanceOf(alice).call()
+    c.tx(c.vault.functions.exit(500 * MICRO, 900 * MICRO, ZERO, tree.proof(alice)), alice)
+    assert (
+        c.token.functions.balanceOf(alice).call() - before == 900 * MICRO * 1_000 // 1_500
+    )  # 1,000 for 1,500 of claims
+    c.tx(c.vault.functions.exit(500 * MICRO, 600 * MICRO, ZERO, tree.proof(bob)), bob)
+    assert c.token.functions.balanceOf(c.vault.address).call() == 0
