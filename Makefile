@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/venue bench matching --json
 	$(BIN)/venue bench journal --json
 	$(BIN)/venue bench risk --json
+	$(BIN)/venue bench settlement-gas --json
 
 # Recompile the Solidity sources into contracts/artifacts/ (commit the result).
 contracts: install

@@ -23,6 +23,7 @@ class BenchArea(StrEnum):
     MATCHING = "matching"
     JOURNAL = "journal"
     RISK = "risk"
+    SETTLEMENT_GAS = "settlement-gas"
 
 
 @app.command()
@@ -279,6 +280,10 @@ def bench(
         from venue.bench import risk
 
         result = risk.run(repeats=repeats)
+    elif area is BenchArea.SETTLEMENT_GAS:
+        from venue.bench import settlement_gas
+
+        result = settlement_gas.run()
     else:
         from venue.bench import journal
 

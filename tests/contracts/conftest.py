@@ -1,56 +1,29 @@
-"""A real anvil (npm @foundry-rs/anvil, installed by `make install` under contracts/node_modules) on a
-free loopback port, and web3 8 connected to it; each test gets the vault and token freshly deployed."""
+"""A real anvil on a free loopback port (contracts.anvil) for the session; each test gets the vault
+and token freshly deployed, and the chain reverted to a snapshot afterwards."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from web3 import Web3
 from web3.contract import Contract
 
+from contracts.anvil import AnvilError, local_anvil
 from contracts.loader import deploy
 
-ANVIL = Path(__file__).resolve().parents[2] / "contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 EXIT_TIMEOUT = 60  # seconds; days in production
 MICRO = 1_000_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="session")
 def anvil() -> Iterator[Web3]:
-    if not ANVIL.exists():
-        pytest.fail(f"anvil not installed at {ANVIL}: run `make install`")
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
-    w3.middleware_onion.remove("validation")
-    deadline = time.monotonic() + 15
-    while not w3.is_connected():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail("anvil did not start")
-        time.sleep(0.05)
     try:
-        yield w3
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        with local_anvil() as w3:
+            yield w3
+    except AnvilError as exc:
+        pytest.fail(str(exc))
 
 
 @dataclass

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 
-from contracts.loader import ARTIFACTS, artifact, source_hashes, stale_artifacts
+from contracts.loader import ARTIFACTS, artifact, deploy, source_hashes, stale_artifacts
 from settlement.merkle import AccountState, MerkleTree
 from tests.contracts.conftest import EXIT_TIMEOUT, MICRO, Chain
 
@@ -278,3 +280,59 @@ def test_exits_are_pro_rata_when_claims_exceed_the_tokens(chain: Chain) -> None:
     )  # 1,000 for 1,500 of claims
     c.tx(c.vault.functions.exit(500 * MICRO, 600 * MICRO, ZERO, tree.proof(bob)), bob)
     assert c.token.functions.balanceOf(c.vault.address).call() == 0
+
+
+def test_a_reentrant_token_cannot_reenter(chain: Chain) -> None:
+    c = chain
+    evil = deploy(c.w3, "ReentrantToken", sender=c.owner)
+    vault = deploy(c.w3, "Vault", evil.address, EXIT_TIMEOUT, c.operator, c.guardian, sender=c.owner)
+    user = c.users[0]
+    c.tx(evil.functions.mint(user, 100), c.owner)
+    c.tx(evil.functions.approve(vault.address, 100), user)
+    c.tx(evil.functions.arm(vault.address, 1), c.owner)
+    reverts("Reentrant()", lambda: vault.functions.deposit(10).transact({"from": user}))
+    assert vault.functions.balance(user).call() == 0 and not evil.functions.reentered().call()
+    c.tx(evil.functions.arm(vault.address, 0), c.owner)
+    c.tx(vault.functions.deposit(10), user)  # disarmed: a plain deposit works
+    assert vault.functions.balance(user).call() == 10
+
+
+balances_ops = st.lists(
+    st.tuples(st.sampled_from(["deposit", "request", "batch"]), st.integers(0, 2), st.integers(1, 300)),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=balances_ops)
+def test_tokens_held_equal_balances_plus_pending_withdrawals(
+    chain: Chain, ops: list[tuple[str, int, int]]
+) -> None:
+    c = chain
+    snapshot = c.w3.provider.make_request("evm_snapshot", [])  # type: ignore[arg-type]
+    users = c.users[:3]
+    for user in users:
+        c.fund(user, 10_000)
+    pending: list[int] = []
+    batch = 0
+    for op, who, amount in ops:
+        user = users[who]
+        f = c.vault.functions
+        if op == "deposit":
+            c.tx(f.deposit(amount), user)
+        elif op == "request" and f.balance(user).call() >= amount:
+            receipt = c.tx(f.requestWithdrawal(amount), user)
+            pending.append(events(c, receipt, "WithdrawalRequested")[0]["args"]["id"])
+        elif op == "batch":
+            # move `amount` from the richest user to another, serve half the pending requests
+            rich = max(users, key=lambda u: f.balance(u).call())
+            moved = min(amount, f.balance(rich).call())
+            other = users[(users.index(rich) + 1) % 3]
+            batch += 1
+            serve, pending = pending[: len(pending) // 2], pending[len(pending) // 2 :]
+            settle(c, batch, {rich: -moved, other: moved}, serve, None)
+        held = c.token.functions.balanceOf(c.vault.address).call()
+        total = sum(f.balance(u).call() for u in users) + f.pendingWithdrawals().call()
+        assert held == total
+    c.w3.provider.make_request("evm_revert", [snapshot["result"]])  # type: ignore[arg-type]
