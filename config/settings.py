@@ -35,6 +35,18 @@ class VenueSettings(BaseSettings):
         description="marks: 'sim' (random walk), 'file:PATH' (JSON lines) or 'none' (MarkUpdate by API)",
     )
     mark_interval_s: float = Field(default=1.0, gt=0, description="seconds between simulated mark updates")
+    chain_rpc: str | None = Field(
+        default=None, description="EVM JSON-RPC URL of the settlement chain; an in-process EVM if unset"
+    )
+    token_address: str | None = Field(
+        default=None, description="collateral token on the chain; deployed if unset"
+    )
+    vault_address: str | None = Field(default=None, description="the vault on the chain; deployed if unset")
+    exit_timeout_s: int = Field(
+        default=3 * 86_400,
+        gt=0,
+        description="vault deployments: how long a request waits before anyone may freeze",
+    )
     catalog_as_of: str | None = Field(
         default=None, description="ISO date the option ladder is generated from; today (UTC) when unset"
     )

@@ -89,6 +89,13 @@ async def _run(with_console: bool) -> None:
     err.print(f"  bus               {settings.redis_url or 'in-process'}")
     risk = f"{venue.risk_params.version} ({settings.risk_path.name}); marks: {settings.mark_feed}"
     err.print(f"  risk              {risk}")
+    from venue.chain import open_chain
+
+    try:
+        chain = await asyncio.to_thread(open_chain, settings)
+        err.print(f"  chain             {chain.description}")
+    except ConnectionError as exc:  # settlement waits for the chain; trading goes on
+        err.print(f"  chain             [red]unavailable[/red]: {exc}")
     err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")
     if with_console:
         err.print("  console           one JSON command per line on stdin; end of input stops the venue")
