@@ -1,12 +1,15 @@
 """The pre-trade risk interface the sequencer calls, and its stand-in initial-margin model.
 
-``matching`` never imports ``risk``: the composition root (``venue``) plugs the portfolio-margin engine
-in through ``RiskCheck``. The sequencer calls ``check_order`` for every order that adds risk, holds
-``order_margin`` for each resting order in ``Account.order_margin`` (shrunk pro rata as it fills), and
-reports every position change through ``on_position_change`` so an engine can keep incremental state.
+``matching`` never imports ``risk``: the composition root (``venue``) plugs the margin engine
+(``risk.engine.MarginEngine``) in through ``RiskCheck``. The sequencer calls ``check_order`` for every
+order that adds risk, holds ``order_margin`` for each resting order in ``Account.order_margin`` (shrunk
+pro rata as it fills), reports every position change through ``on_position_change`` and every
+MarkUpdate through ``on_marks`` so an engine can keep incremental state, and asks
+``accounts_below_maintenance`` after each MarkUpdate (the margin monitor; ``matching.liquidation``).
 Calls happen on the sequencer thread, in command order; they must not raise and must be deterministic.
 
-The stand-in (``StandInMargin``) is deliberately simple and conservative, until portfolio margin lands:
+The stand-in (``StandInMargin``), for matching's own tests and benchmark, is simple and conservative
+and never liquidates:
 - long option: the premium; short option: premium + ``short_option_rate`` x underlying notional;
 - perpetual: ``perp_im_rate`` x notional, at the order price for orders and the mark for positions;
 - equity = collateral + option positions at mark + perpetual unrealised P&L at mark (entry if no mark);

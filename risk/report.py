@@ -33,6 +33,10 @@ def _iso(ns: int) -> str | None:
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat() if ns else None
 
 
+def _day(ns: int) -> str:
+    return datetime.fromtimestamp(ns / 1e9, UTC).date().isoformat()
+
+
 def _bucket(moneyness: float) -> str:
     for lo, hi in STRIKE_BUCKETS:
         if lo <= moneyness < hi:
@@ -128,7 +132,7 @@ def _underlying_section(
             warnings.append(f"{inst.symbol}: no smile or usable mark; default vol used")
         if flags & IV_FAILED:
             warnings.append(f"{inst.symbol}: implied vol of the mark failed")
-        expiry_key = _iso(inst.expiry_ns)[:10] if inst.is_option else "perpetual"  # type: ignore[index]
+        expiry_key = _day(inst.expiry_ns) if inst.is_option else "perpetual"
         strike_key = _bucket(inst.strike_micro / MICRO / index) if inst.is_option else "perpetual"
         for key, table in ((expiry_key, by_expiry), (strike_key, by_strike)):
             bucket = table.setdefault(key, dict.fromkeys(greeks_total, 0.0))
@@ -249,7 +253,7 @@ def venue_report(
             coins = pos.qty * inst.lot_num / inst.lot_den
             open_interest[inst.symbol] = open_interest.get(inst.symbol, 0.0) + coins
             key = (
-                f"{inst.underlying} {_iso(inst.expiry_ns)[:10]}"  # type: ignore[index]
+                f"{inst.underlying} {_day(inst.expiry_ns)}"
                 if inst.is_option
                 else f"{inst.underlying} perpetual"
             )
