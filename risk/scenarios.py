@@ -40,9 +40,6 @@ class ScenarioGrid:
     def label(self, j: int) -> str:
         return f"spot {self.spot_moves[j]:+.0%}, {_VOL_NAMES[int(self.vol_moves[j])]}"
 
-    def labels(self) -> list[str]:
-        return [self.label(j) for j in range(self.size)]
-
 
 def build_grid(p: UnderlyingRisk) -> ScenarioGrid:
     core = np.linspace(-p.spot_range, p.spot_range, p.spot_steps)

@@ -47,9 +47,6 @@ class InstrumentTable:
             self.instruments.append(inst)
         return row
 
-    def column(self, name: str) -> FloatArray:
-        return np.array([getattr(i, name) for i in self.instruments], dtype=np.float64)
-
 
 @dataclass(frozen=True, slots=True)
 class Valuation:
@@ -57,14 +54,12 @@ class Valuation:
 
     pnl: IntArray  # (rows, scenarios) micro-USDC per lot vs the base value; column 0 is zero
     delta: IntArray  # (rows,) nano-coins per lot (options: Black delta; perpetuals: one coin per coin)
-    value: IntArray  # (rows,) model value per lot, micro-USDC (perpetual: index x coins)
-    mark: IntArray  # (rows,) mark per lot for equity: the venue's mark, else the model value
+    mark: IntArray  # (rows,) mark per lot for equity: the venue's mark, else the model value (micro-USDC)
     expiry: NDArray[np.int64]  # (rows,) expiry ns (0 for perpetuals)
     coins: FloatArray  # (rows,) coins per lot
     vol: FloatArray  # (rows,) base implied vol (NaN for perpetuals)
     vol_flags: NDArray[np.int8]
     greeks: black76.Greeks  # per coin, at base
-    index: float
 
 
 def revalue(
@@ -124,7 +119,7 @@ def revalue(
     g = _greeks(n, is_option, opt, fwd, k, t, calls, vol[opt], rate, index)
     delta = np.rint(g.delta * coins * NANO).astype(np.int64)
     mark = np.where(venue_mark > 0, venue_mark, value)
-    return Valuation(pnl, delta, value, mark, expiry, coins, vol, flags, g, index)
+    return Valuation(pnl, delta, mark, expiry, coins, vol, flags, g)
 
 
 def _base(
@@ -183,7 +178,3 @@ def _greeks(
         for name in out:
             out[name][opt] = getattr(g, name)
     return black76.Greeks(**out)
-
-
-def expiry_days(expiry_ns: NDArray[np.int64], time_ns: int) -> FloatArray:
-    return np.asarray((expiry_ns - time_ns) / NS_PER_DAY, dtype=np.float64)
