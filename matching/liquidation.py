@@ -17,6 +17,7 @@ Procedure (each step is deterministic, so replay reproduces it):
 
 from __future__ import annotations
 
+from config.risk_params import LiquidationParams
 from matching.commands import NewOrder
 from matching.events import (
     BalanceChanged,
@@ -45,6 +46,11 @@ class LiquidationTerms:
         self.insurance_account = insurance_account
         self.fee_ppm = fee_ppm
         self.max_steps = max_steps
+
+    @classmethod
+    def from_config(cls, params: LiquidationParams) -> LiquidationTerms:
+        """The terms of config/risk.toml's [liquidation] table (fee as a fraction there)."""
+        return cls(params.insurance_account, round(params.fee * PPM), params.max_steps)
 
 
 class Liquidator:

@@ -126,7 +126,7 @@ def build(portfolio: PortfolioIn, catalog: Catalog, params: RiskParams) -> tuple
     """A sequencer holding exactly the portfolio, marked as of ``as_of``."""
     now = _ns(portfolio.as_of)
     engine = MarginEngine(params)
-    seq = Sequencer(catalog.fee_account, engine, LiquidationTerms(params.liquidation.insurance_account))
+    seq = Sequencer(catalog.fee_account, engine, LiquidationTerms.from_config(params.liquidation))
     specs: dict[str, InstrumentSpec] = {}
     for underlying in portfolio.marks:
         if underlying not in catalog.underlyings:

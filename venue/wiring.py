@@ -66,17 +66,14 @@ def listing_date(settings: VenueSettings) -> date:
     return datetime.now(UTC).date()
 
 
-def liquidation_terms(params: RiskParams) -> LiquidationTerms:
-    liq = params.liquidation
-    return LiquidationTerms(liq.insurance_account, round(liq.fee * 1_000_000), liq.max_steps)
-
-
 def new_sequencer(
     catalog: Catalog, params: RiskParams | None = None, risk: RiskCheck | None = None
 ) -> Sequencer:
     """The sequencer with the margin engine plugged in (or ``risk``, e.g. the stand-in for benchmarks)."""
     params = params or RiskParams.load()
-    return Sequencer(catalog.fee_account, risk or MarginEngine(params), liquidation_terms(params))
+    return Sequencer(
+        catalog.fee_account, risk or MarginEngine(params), LiquidationTerms.from_config(params.liquidation)
+    )
 
 
 async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | None = None) -> Venue:

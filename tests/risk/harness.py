@@ -16,6 +16,7 @@ from matching.sequencer import Sequencer
 from risk.engine import MarginEngine
 from risk.marks import flat_smiles, mark_update
 from tests.matching.harness import AS_OF, CATALOG
+from venue.wiring import new_sequencer as venue_sequencer
 
 NOW = int(datetime(2026, 11, 22, 12, tzinfo=UTC).timestamp()) * 1_000_000_000
 PARAMS = RiskParams.load()
@@ -28,21 +29,21 @@ def btc_specs(expiries: int = 2) -> list[InstrumentSpec]:
     return [CATALOG.perpetual("BTC"), *[o for o in options if o.expiry_ns in keep]]
 
 
-def terms(params: RiskParams = PARAMS) -> LiquidationTerms:
-    liq = params.liquidation
-    return LiquidationTerms(liq.insurance_account, round(liq.fee * 1_000_000), liq.max_steps)
+TERMS = LiquidationTerms.from_config(PARAMS.liquidation)
 
 
-def new_sequencer(params: RiskParams = PARAMS) -> Sequencer:
-    return Sequencer(CATALOG.fee_account, MarginEngine(params), terms(params))
+def new_sequencer() -> Sequencer:
+    """As the venue builds it: the margin engine and the liquidation terms of config/risk.toml."""
+    return venue_sequencer(CATALOG, PARAMS)
 
 
 class RiskHarness:
     def __init__(
         self, expiries: int = 2, funds: dict[str, int] | None = None, portfolio: bool = True
     ) -> None:
-        self.engine = MarginEngine(PARAMS)
-        self.seq = Sequencer(CATALOG.fee_account, self.engine, terms())
+        self.seq = new_sequencer()
+        assert isinstance(self.seq.risk, MarginEngine)
+        self.engine = self.seq.risk
         self.specs = btc_specs(expiries)
         self.now = NOW
         self.records: list[CommandRecord] = []

@@ -29,7 +29,7 @@ from risk.engine import MarginEngine
 from risk.scenarios import VOL_DOWN, VOL_UP, vol_factors
 from risk.surface import NS_PER_YEAR
 from tests.matching.harness import of
-from tests.risk.harness import PARAMS, PERP, RiskHarness, terms
+from tests.risk.harness import PARAMS, PERP, TERMS, RiskHarness
 
 MICRO = 1_000_000
 
@@ -197,7 +197,7 @@ def test_a_snapshot_restores_the_engine_exactly() -> None:
     cut = len(h.records)
     h.mark(97_000.0)
     sell_call(h, "A", 20, strike=105_000)
-    restored = snapshot.restore(blob, MarginEngine(PARAMS), terms())
+    restored = snapshot.restore(blob, MarginEngine(PARAMS), TERMS)
     hasher_live, hasher_restored = EventHasher(), EventHasher()
     for (seq, events), record in zip(h.batches[cut:], h.records[cut:], strict=True):
         hasher_live.update(seq, events)

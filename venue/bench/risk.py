@@ -106,7 +106,7 @@ def _venue(
     catalog = Catalog.load()
     params = RiskParams.load()
     engine = MarginEngine(params)
-    seq = Sequencer(catalog.fee_account, engine, LiquidationTerms())
+    seq = Sequencer(catalog.fee_account, engine, LiquidationTerms.from_config(params.liquidation))
     specs = _ladder(catalog, options)
     t = NOW_NS
 
