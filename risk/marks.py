@@ -129,25 +129,13 @@ class SimulatedFeed:
         return mark_update(self.underlying, self.index, smiles, self.specs, time_ns)
 
 
-class _SmileLine(msgspec.Struct):
-    expiry_ns: int
-    forward: float
-    a: float
-    b: float
-    rho: float
-    m: float
-    sigma: float
-    k_min: float = -1.5
-    k_max: float = 1.5
-
-
 class MarkLine(msgspec.Struct):
     """One line of a mark file: ``{"time_ns", "underlying", "index", "smiles": [...]}``."""
 
     time_ns: int
     underlying: str
     index: float
-    smiles: list[_SmileLine] = []
+    smiles: list[Smile] = []  # decoded straight into the checked dataclass: a bad smile fails its line
 
 
 class FileFeed:
@@ -167,8 +155,10 @@ class FileFeed:
                     line = decoder.decode(raw)
                 except msgspec.ValidationError as exc:
                     raise msgspec.ValidationError(f"{self.path}:{number}: {exc}") from exc
-                smiles = [Smile(**msgspec.structs.asdict(s)) for s in line.smiles]
-                yield line.time_ns, mark_update(line.underlying, line.index, smiles, self.specs, line.time_ns)
+                yield (
+                    line.time_ns,
+                    mark_update(line.underlying, line.index, line.smiles, self.specs, line.time_ns),
+                )
 
 
 @dataclass(slots=True)

@@ -93,9 +93,8 @@ def _expiry_ns(text: str, catalog: Catalog, underlying: str) -> int:
     return _ns(datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
 
 
-def spec_for(symbol: str, catalog: Catalog, as_of: date) -> InstrumentSpec:
-    """The catalog's spec of ``symbol``, or one built from its underlying's option rules."""
-    listed = {s.symbol: s for s in catalog.instruments(as_of)}
+def spec_for(symbol: str, catalog: Catalog, as_of: date, listed: dict[str, InstrumentSpec]) -> InstrumentSpec:
+    """``listed[symbol]`` (the catalog's specs on ``as_of``), or one built from its underlying's rules."""
     if symbol in listed:
         return listed[symbol]
     match = _OPTION.match(symbol)
@@ -132,8 +131,10 @@ def build(portfolio: PortfolioIn, catalog: Catalog, params: RiskParams) -> tuple
         if underlying not in catalog.underlyings:
             raise PortfolioError(f"marks for unknown underlying {underlying}")
         specs[f"{underlying}-PERP"] = catalog.perpetual(underlying)
+    as_of = portfolio.as_of.date()
+    catalog_specs = {s.symbol: s for s in catalog.instruments(as_of)}
     for p in portfolio.positions:
-        spec = specs[p.symbol] = spec_for(p.symbol, catalog, portfolio.as_of.date())
+        spec = specs[p.symbol] = spec_for(p.symbol, catalog, as_of, catalog_specs)
         if spec.underlying not in portfolio.marks:
             raise PortfolioError(f"{p.symbol}: no marks for {spec.underlying}")
     t = now
@@ -163,8 +164,7 @@ def build(portfolio: PortfolioIn, catalog: Catalog, params: RiskParams) -> tuple
             )
             for s in marks.smiles
         ]
-        listed = [s for s in specs.values() if s.underlying == underlying]
-        apply(mark_update(underlying, marks.index, smiles, listed, t + 1))
+        apply(mark_update(underlying, marks.index, smiles, list(specs.values()), t + 1))
     account = seq.ledger.accounts[portfolio.account]
     other = seq.ledger.open(COUNTERPARTY)
     for p in portfolio.positions:

@@ -113,3 +113,23 @@ def test_mark_watch_reports_stale_underlyings() -> None:
     watch.seen("BTC", NOW)
     watch.seen("ETH", NOW - 60 * 10**9)
     assert watch.stale(NOW + 10**9, ["BTC", "ETH", "SOL"]) == ["ETH", "SOL"]
+
+
+def test_file_feed_refuses_an_inadmissible_smile_with_its_line(tmp_path: Path) -> None:
+    specs = btc_specs(1)
+    expiry = next(s.expiry_ns for s in specs if s.expiry_ns)
+    steep = {
+        "expiry_ns": expiry,
+        "forward": 95_050.0,
+        "a": 0.004,
+        "b": 1.9,
+        "rho": 0.5,
+        "m": 0.0,
+        "sigma": 0.3,
+    }
+    path = tmp_path / "marks.jsonl"
+    path.write_text(
+        json.dumps({"time_ns": NOW, "underlying": "BTC", "index": 95_000.0, "smiles": [steep]}) + "\n"
+    )
+    with pytest.raises(Exception, match=r"marks\.jsonl:1: .*Lee"):
+        next(iter(FileFeed(path, specs)))
