@@ -56,17 +56,10 @@ class Harness:
         return events
 
     def live_hash(self) -> str:
-        hasher = EventHasher()
-        for seq, events in self.batches:
-            hasher.update(seq, events)
-        return hasher.hexdigest()
+        return batches_hash(self.batches)
 
     def replay_hash(self) -> str:
-        fresh = Sequencer(CATALOG.fee_account)
-        hasher = EventHasher()
-        for record in self.records:
-            hasher.update(record.seq, fresh.apply(record))
-        return hasher.hexdigest()
+        return replay_hash(self.records, Sequencer(CATALOG.fee_account))
 
     def order(
         self, account: str, side: int, qty: int, price: int = 0, symbol: str = PERP, **kw: Any
@@ -103,6 +96,36 @@ class Harness:
 
     def cash(self, account: str) -> int:
         return self.seq.ledger.accounts[account].collateral
+
+
+def batches_hash(batches: Iterable[tuple[int, list[Event]]]) -> str:
+    """The event-stream hash of (seq, events) batches as the live sequencer produced them."""
+    hasher = EventHasher()
+    for seq, events in batches:
+        hasher.update(seq, events)
+    return hasher.hexdigest()
+
+
+def replay_hash(records: Iterable[CommandRecord], fresh: Sequencer) -> str:
+    """The event-stream hash of ``records`` applied to ``fresh``."""
+    return batches_hash((record.seq, fresh.apply(record)) for record in records)
+
+
+def conservation(seq: Sequencer) -> None:
+    ledger = seq.ledger
+    per_instrument: dict[int, int] = {}
+    cash_less_perp_cost = 0
+    for account in ledger.accounts.values():
+        cash_less_perp_cost += account.collateral
+        for inst_id, pos in account.positions.items():
+            per_instrument[inst_id] = per_instrument.get(inst_id, 0) + pos.qty
+            if not pos.instrument.is_option:
+                cash_less_perp_cost -= pos.cost
+    assert all(total == 0 for total in per_instrument.values()), per_instrument
+    assert cash_less_perp_cost == ledger.net_deposits
+    for order in seq.matcher.orders.values():  # no quantity appears or vanishes on a live order
+        assert order.qty == order.cum_qty + order.leaves and order.leaves > 0, order
+        assert order.cum_value >= order.cum_qty  # every fill priced at >= 1 tick
 
 
 def of(events: Iterable[Event], kind: type) -> list[Any]:

@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 
 from matching.commands import CancelOrder, ReplaceOrder
 from matching.events import OrderAccepted, Trade
-from matching.sequencer import Sequencer
-from tests.matching.harness import PERP, Harness, of
+from tests.matching.harness import PERP, Harness, conservation, of
 from tests.matching.reference_book import ReferenceBook
 
 ACCOUNTS = ("A", "B", "C")
@@ -35,23 +34,6 @@ new_op = st.tuples(
 cancel_op = st.tuples(st.just("cancel"), st.integers(0, 10_000))
 replace_op = st.tuples(st.just("replace"), st.integers(0, 10_000), st.integers(-8, 8), st.integers(1, 40))
 ops = st.lists(st.one_of(new_op, new_op, new_op, cancel_op, replace_op), min_size=20, max_size=150)
-
-
-def conservation(seq: Sequencer) -> None:
-    ledger = seq.ledger
-    per_instrument: dict[int, int] = {}
-    cash_less_perp_cost = 0
-    for account in ledger.accounts.values():
-        cash_less_perp_cost += account.collateral
-        for inst_id, pos in account.positions.items():
-            per_instrument[inst_id] = per_instrument.get(inst_id, 0) + pos.qty
-            if not pos.instrument.is_option:
-                cash_less_perp_cost -= pos.cost
-    assert all(total == 0 for total in per_instrument.values()), per_instrument
-    assert cash_less_perp_cost == ledger.net_deposits
-    for order in seq.matcher.orders.values():  # no quantity appears or vanishes on a live order
-        assert order.qty == order.cum_qty + order.leaves and order.leaves > 0, order
-        assert order.cum_value >= order.cum_qty  # every fill priced at >= 1 tick
 
 
 def real_state(h: Harness) -> list[tuple[int, int, int, int, int]]:

@@ -9,13 +9,12 @@ from typing import Any
 from config.catalog import InstrumentSpec
 from config.risk_params import RiskParams
 from matching.commands import Command, CommandRecord, Deposit, ListInstrument, NewOrder, SetMarginMode
-from matching.event_hash import EventHasher
 from matching.events import Event
 from matching.liquidation import LiquidationTerms
 from matching.sequencer import Sequencer
 from risk.engine import MarginEngine
 from risk.marks import flat_smiles, mark_update
-from tests.matching.harness import AS_OF, CATALOG
+from tests.matching.harness import AS_OF, CATALOG, batches_hash, replay_hash
 from venue.wiring import new_sequencer as venue_sequencer
 
 NOW = int(datetime(2026, 11, 22, 12, tzinfo=UTC).timestamp()) * 1_000_000_000
@@ -102,14 +101,7 @@ class RiskHarness:
         return self.engine.margin_state(self.seq.ledger.accounts[account])
 
     def live_hash(self) -> str:
-        hasher = EventHasher()
-        for seq, events in self.batches:
-            hasher.update(seq, events)
-        return hasher.hexdigest()
+        return batches_hash(self.batches)
 
     def replay_hash(self) -> str:
-        fresh = new_sequencer()
-        hasher = EventHasher()
-        for record in self.records:
-            hasher.update(record.seq, fresh.apply(record))
-        return hasher.hexdigest()
+        return replay_hash(self.records, new_sequencer())

@@ -28,25 +28,10 @@ from risk import black76
 from risk.engine import MarginEngine
 from risk.scenarios import VOL_DOWN, VOL_UP, vol_factors
 from risk.surface import NS_PER_YEAR
-from tests.matching.harness import of
+from tests.matching.harness import conservation, of
 from tests.risk.harness import PARAMS, PERP, TERMS, RiskHarness
 
 MICRO = 1_000_000
-
-
-def conserved(h: RiskHarness) -> None:
-    """Positions net to zero per instrument; cash less perpetual cost equals net deposits."""
-    ledger = h.seq.ledger
-    net: dict[int, int] = {}
-    cash = 0
-    for account in ledger.accounts.values():
-        cash += account.collateral
-        for inst_id, pos in account.positions.items():
-            net[inst_id] = net.get(inst_id, 0) + pos.qty
-            if not pos.instrument.is_option:
-                cash -= pos.cost
-    assert all(q == 0 for q in net.values()), net
-    assert cash == ledger.net_deposits
 
 
 def sell_call(h: RiskHarness, seller: str, qty: int, strike: int = 100_000) -> str:
@@ -184,7 +169,7 @@ def test_incremental_aggregates_equal_a_full_rebuild_and_replay_is_exact(
     for name, arr in incremental.items():
         n = len(h.engine.accounts)
         assert np.array_equal(arr[:n], getattr(book, name)[:n]), name
-    conserved(h)
+    conservation(h.seq)
     assert h.live_hash() == h.replay_hash()
 
 
@@ -234,7 +219,7 @@ def test_liquidation_cancels_orders_and_reduces_through_the_book_until_maintenan
     equity, _, mm = h.state("A")
     assert equity >= mm and ended.equity_micro == equity
     assert h.seq.ledger.accounts["insurance"].collateral == ended.insurance_fund_micro
-    conserved(h)
+    conservation(h.seq)
     assert h.live_hash() == h.replay_hash()
 
 
@@ -254,7 +239,7 @@ def test_an_insolvent_account_is_closed_out_against_the_insurance_fund() -> None
     assert ended.insurance_fund_micro == accounts["insurance"].collateral
     # The fund is under water but never liquidated by the monitor.
     assert not of(h.mark(210_000.0), LiquidationStarted)
-    conserved(h)
+    conservation(h.seq)
     assert h.live_hash() == h.replay_hash()
 
 
