@@ -161,19 +161,21 @@ class UnderlyingRiskBook:
         row = self.table.rows.get(inst.id)
         if row is not None:
             return row
+        row = self._add(inst)
+        if self.val is not None:
+            self.revalue()  # a listing after the last mark: rare, and it keeps all rows consistent
+        return row
+
+    def _add(self, inst: Instrument) -> int:
         row = self.table.add(inst)
         if not inst.is_option:
             self.perps.append(inst)
-        if self.val is not None:
-            self.revalue()  # a listing after the last mark: rare, and it keeps all rows consistent
         return row
 
     def set_marks(self, time_ns: int, instruments: list[Instrument], smiles: tuple[SmileMark, ...]) -> None:
         for inst in instruments:
             if inst.id not in self.table.rows:
-                self.table.add(inst)
-                if not inst.is_option:
-                    self.perps.append(inst)
+                self._add(inst)
         self.time_ns = time_ns
         self.index_micro = instruments[0].index.price_micro if instruments else self.index_micro
         if smiles:
