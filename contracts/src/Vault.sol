@@ -102,6 +102,11 @@ contract Vault {
     error AlreadyExited();
     error TransferFailed();
 
+    modifier onlyOwner() {
+        if (msg.sender != owner) revert NotOwner();
+        _;
+    }
+
     modifier nonReentrant() {
         if (locked != 1) revert Reentrant();
         locked = 2;
@@ -121,20 +126,17 @@ contract Vault {
 
     // ---- roles ---------------------------------------------------------------------------------
 
-    function setOperator(address operator_) external {
-        if (msg.sender != owner) revert NotOwner();
+    function setOperator(address operator_) external onlyOwner {
         operator = operator_;
         emit OperatorChanged(operator_);
     }
 
-    function setGuardian(address guardian_) external {
-        if (msg.sender != owner) revert NotOwner();
+    function setGuardian(address guardian_) external onlyOwner {
         guardian = guardian_;
         emit GuardianChanged(guardian_);
     }
 
-    function transferOwnership(address owner_) external {
-        if (msg.sender != owner) revert NotOwner();
+    function transferOwnership(address owner_) external onlyOwner {
         owner = owner_;
         emit OwnerChanged(owner_);
     }

@@ -336,3 +336,15 @@ def test_tokens_held_equal_balances_plus_pending_withdrawals(
         total = sum(f.balance(u).call() for u in users) + f.pendingWithdrawals().call()
         assert held == total
     c.w3.provider.make_request("evm_revert", [snapshot["result"]])  # type: ignore[arg-type]
+
+
+def test_only_the_owner_rotates_roles(chain: Chain) -> None:
+    c = chain
+    f = c.vault.functions
+    for call in (f.setOperator(c.users[0]), f.setGuardian(c.users[0]), f.transferOwnership(c.users[0])):
+        reverts("NotOwner()", lambda call=call: call.transact({"from": c.operator}))
+    c.tx(f.setOperator(c.users[1]), c.owner)
+    reverts(
+        "NotOperator()", lambda: f.settleBatch(1, [], [], [], ZERO, MARKS, 0).transact({"from": c.operator})
+    )
+    c.tx(f.settleBatch(1, [], [], [], ZERO, MARKS, 0), c.users[1])
