@@ -1,13 +1,15 @@
 """Liquidation levels kept fresh for accounts near the edge, computed on demand for the others.
 
 After each mark update of an underlying, ``refresh`` recomputes the levels of the accounts whose
-maintenance margin uses at least ``near_edge`` of their equity (worst first, at most ``budget`` per
-update so a mark update never stalls the venue). ``get`` returns a cached entry only if it was computed
-at the underlying's current mark time; otherwise it computes one.
+maintenance margin uses at least ``near_edge`` of their equity, worst first. It runs on the event loop
+beside the sequencer, so it stops at ``budget`` accounts or after ``time_budget_s`` of work, whichever
+comes first: a mark update never stalls acknowledgements for long. ``get`` returns a cached entry only
+if it was computed at the underlying's current mark time; otherwise it computes one.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +24,7 @@ class LevelsCache:
     engine: MarginEngine
     near_edge: float = 0.5
     budget: int = 50
+    time_budget_s: float = 0.02
     entries: dict[tuple[str, str], tuple[int, LiquidationLevels | None]] = field(default_factory=dict)
     refreshed: int = 0
 
@@ -48,10 +51,15 @@ class LevelsCache:
             if any(p.qty and p.instrument.underlying == underlying for p in account.positions.values()):
                 candidates.append((-float(usage[a]), account.id, account))
         candidates.sort(key=lambda c: (c[0], c[1]))
+        deadline = time.perf_counter() + self.time_budget_s
+        done = 0
         for _, _, account in candidates[: self.budget]:
             self.get(account, underlying)
-        self.refreshed += min(len(candidates), self.budget)
-        return min(len(candidates), self.budget)
+            done += 1
+            if time.perf_counter() >= deadline:
+                break
+        self.refreshed += done
+        return done
 
     def venue_levels(self) -> dict[tuple[str, str], LiquidationLevels | None]:
         """Every cached entry still current (for the venue-wide ranking)."""

@@ -127,3 +127,12 @@ def test_levels_cache_refreshes_accounts_near_the_edge_only() -> None:
     h.mark(96_000.0)
     assert cache.venue_levels() == {}  # stale after the next mark update
     assert cache.get(h.seq.ledger.accounts["A"], "BTC") is not first
+
+
+def test_levels_refresh_stops_when_its_time_budget_is_spent() -> None:
+    h = short_calls()
+    everyone = LevelsCache(h.engine, near_edge=0.0)
+    assert everyone.refresh("BTC") == 2  # A and MM hold BTC positions
+    hurried = LevelsCache(h.engine, near_edge=0.0, time_budget_s=0.0)
+    assert hurried.refresh("BTC") == 1  # the account nearest the edge first, then out of time
+    assert ("A", "BTC") in hurried.venue_levels()
