@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from config.catalog import DEFAULT_CATALOG_PATH
+from config.fix_sessions import DEFAULT_SESSIONS_PATH
 from config.risk_params import DEFAULT_RISK_PATH
 
 
@@ -60,6 +61,13 @@ class VenueSettings(BaseSettings):
     public_rate_per_s: float = Field(default=50.0, gt=0, description="rate limit per client IP without a key")
     snapshot_every: int = Field(
         default=100_000, ge=0, description="commands between state snapshots (0: never); bounds start-up time"
+    )
+    fix_sessions_file: Path = Field(
+        default=DEFAULT_SESSIONS_PATH, description="FIX acceptor and sessions (TOML, config/fix_sessions.py)"
+    )
+    fix_enabled: bool = Field(default=True, description="run the FIX acceptor")
+    fix_port: int | None = Field(
+        default=None, ge=0, le=65535, description="overrides the sessions file's port"
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)

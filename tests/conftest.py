@@ -29,6 +29,13 @@ def _drop_schema(schema: str) -> None:
     asyncio.run(drop())
 
 
+@pytest.fixture(autouse=True)
+def _no_fix_acceptor_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Venues started by tests run without FIX unless a test enables it (tests/fixgw): port 9880 is
+    the demo acceptor's and tests run in parallel with whatever else is on the machine."""
+    monkeypatch.setenv("VENUE_FIX_ENABLED", "false")
+
+
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"

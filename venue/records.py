@@ -47,6 +47,7 @@ SCHEMA = [
         created_seq BIGINT NOT NULL, updated_seq BIGINT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS orders_account ON orders (account, order_id)",
+    "CREATE INDEX IF NOT EXISTS orders_client_id ON orders (account, client_order_id)",
     """CREATE TABLE IF NOT EXISTS trades (
         trade_id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, ts_ns BIGINT NOT NULL, symbol TEXT NOT NULL,
         price_ticks BIGINT NOT NULL, qty_lots BIGINT NOT NULL, aggressor_side INTEGER NOT NULL,
@@ -345,6 +346,16 @@ class Records:
 
     async def order(self, order_id: int) -> dict[str, Any] | None:
         rows = await self._fetch(f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = ?", order_id)
+        return dict(zip(ORDER_COLUMNS.split(", "), rows[0], strict=True)) if rows else None
+
+    async def order_by_client_id(self, account: str, client_order_id: str) -> dict[str, Any] | None:
+        """The newest order of ``account`` that carried ``client_order_id`` (as placed or replaced)."""
+        rows = await self._fetch(
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE account = ? AND client_order_id = ?"
+            " ORDER BY order_id DESC LIMIT 1",
+            account,
+            client_order_id,
+        )
         return dict(zip(ORDER_COLUMNS.split(", "), rows[0], strict=True)) if rows else None
 
     async def trades_of(self, account: str, limit: int, before: int | None) -> list[dict[str, Any]]:

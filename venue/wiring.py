@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from config.catalog import Catalog
+from config.fix_sessions import FixConfig
 from config.risk_params import RiskParams
 from config.settings import VenueSettings
+from fixgw.acceptor import Acceptor
 from matching.commands import CommandRecord, ListInstrument
 from matching.events import Event, MarksUpdated
 from matching.journal import Journal, open_journal
@@ -26,6 +28,7 @@ from risk.levels_cache import LevelsCache
 from risk.marks import MarkWatch
 from venue.bus import Bus, open_bus
 from venue.fanout import Fanout
+from venue.fixcore import VenueCore
 from venue.markfeed import MarkFeed
 from venue.readmodel import ReadModel
 from venue.records import Records
@@ -48,9 +51,14 @@ class Venue:
     marks: MarkFeed
     mark_watch: MarkWatch
     levels: LevelsCache
+    fix: Acceptor | None = None
 
     async def stop(self) -> None:
         """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
+        if self.fix is not None:
+            await asyncio.to_thread(self.fix.stop)  # logs sessions out; their cancel-on-disconnects go in
+            self.fix = None
+            await asyncio.sleep(0.05)  # let the gateway hand those commands to the runtime
         await self.marks.stop()
         await self.runtime.stop()
         await self.fanout.stop()
@@ -115,10 +123,26 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     runtime.listeners.append(levels_listener(levels))
     await marks.prime()
     marks.start()
-    return Venue(
+    venue = Venue(
         settings, catalog, runtime.sequencer, journal, runtime, bus, fanout, readmodel, records, recovered,
         risk_params, marks, watch, levels,
     )  # fmt: skip
+    if settings.fix_enabled:
+        venue.fix = start_fix(venue)
+    return venue
+
+
+def start_fix(venue: Venue) -> Acceptor:
+    """The FIX acceptor on the sessions file (its port overridden by ``VENUE_FIX_PORT``)."""
+    settings = venue.settings
+    config = FixConfig.load(settings.fix_sessions_file)
+    if settings.fix_port is not None:
+        config = config.model_copy(
+            update={"acceptor": config.acceptor.model_copy(update={"port": settings.fix_port})}
+        )
+    acceptor = Acceptor(VenueCore(venue), config, settings.data_dir)
+    acceptor.start()
+    return acceptor
 
 
 def levels_listener(levels: LevelsCache) -> Listener:

@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from config.settings import VenueSettings
+from matching.rate_limit import RateLimiter
 from venue.api import admin, market, risk, trading, ws
 from venue.api.deps import ApiError, venue_of
 from venue.api.keys import KeyStore
 from venue.api.metrics import VenueCollector
-from venue.api.ratelimit import RateLimiter
 from venue.wiring import start_venue
 
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from fastapi import Request, WebSocket
 from fastapi.responses import JSONResponse
 
+from matching.rate_limit import RateLimiter
 from venue.api.errors import error
 from venue.api.keys import OVERSIGHT_ROLES, READING_ROLES, TRADING_ROLES, ApiKey, KeyStore, Role
-from venue.api.ratelimit import RateLimiter
 from venue.wiring import Venue
 
 

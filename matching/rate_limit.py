@@ -1,4 +1,6 @@
-"""Per-caller token buckets: a request over the limit is refused with 429 at once, never queued."""
+"""Per-caller token buckets for the front doors (HTTP keys, FIX sessions): over the limit is refused at
+once, never queued. Not thread-safe: each front door uses its own limiter from one thread.
+"""
 
 from __future__ import annotations
 

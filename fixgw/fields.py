@@ -1,0 +1,117 @@
+"""FIX 4.4 tags and enumerations the gateway reads and writes, and their mapping to our types.
+
+Custom tags (20000-20099) are declared in ``config/FIX44.xml`` as well; keep both in step.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from matching.reasons import Reason
+from matching.types import OrderType, StpMode, TimeInForce, TriggerBy
+
+SOH: Final = "\x01"
+
+# header and session
+BEGIN_STRING, MSG_TYPE, MSG_SEQ_NUM, SENDER_COMP_ID, TARGET_COMP_ID = 8, 35, 34, 49, 56
+POSS_DUP_FLAG, POSS_RESEND, SENDING_TIME = 43, 97, 52
+RAW_DATA_LENGTH, RAW_DATA, USERNAME, PASSWORD = 95, 96, 553, 554
+REF_SEQ_NUM, TEXT, REF_MSG_TYPE, BUSINESS_REJECT_REASON, BUSINESS_REJECT_REF_ID = 45, 58, 372, 380, 379
+
+# orders and executions
+ACCOUNT, AVG_PX, CL_ORD_ID, CUM_QTY, EXEC_ID, LAST_PX, LAST_QTY = 1, 6, 11, 14, 17, 31, 32
+ORDER_ID, ORDER_QTY, ORD_STATUS, ORD_TYPE, ORIG_CL_ORD_ID, PRICE, SIDE = 37, 38, 39, 40, 41, 44, 54
+SYMBOL, TIME_IN_FORCE, TRANSACT_TIME, EXEC_INST, STOP_PX, EXPIRE_TIME = 55, 59, 60, 18, 99, 126
+COMMISSION, COMM_TYPE, ORD_REJ_REASON, CXL_REJ_REASON, CXL_REJ_RESPONSE_TO = 12, 13, 103, 102, 434
+EXEC_TYPE, LEAVES_QTY, MASS_STATUS_REQ_ID, MASS_STATUS_REQ_TYPE, LAST_RPT_REQUESTED = 150, 151, 584, 585, 912
+TOT_NUM_REPORTS, ORD_STATUS_REQ_ID, SECONDARY_EXEC_ID, LAST_LIQUIDITY_IND = 911, 790, 527, 851
+MASS_CANCEL_REQUEST_TYPE, MASS_CANCEL_RESPONSE, MASS_CANCEL_REJECT_REASON = 530, 531, 532
+TOTAL_AFFECTED_ORDERS, UNDERLYING_SYMBOL = 533, 311
+
+# reference and market data
+SECURITY_REQ_ID, SECURITY_RESPONSE_ID, SECURITY_REQUEST_RESULT, SECURITY_LIST_REQUEST_TYPE = (
+    320,
+    322,
+    560,
+    559,
+)
+TOT_NO_RELATED_SYM, NO_RELATED_SYM, SECURITY_TYPE, MATURITY_DATE, STRIKE_PRICE = 393, 146, 167, 541, 202
+PUT_OR_CALL, CONTRACT_MULTIPLIER, MIN_PRICE_INCREMENT, ROUND_LOT, MIN_TRADE_VOL = 201, 231, 969, 561, 562
+SECURITY_STATUS, CURRENCY, MATURITY_MONTH_YEAR, SECURITY_EXCHANGE, NO_UNDERLYINGS = 965, 15, 200, 207, 711
+MD_REQ_ID, SUBSCRIPTION_REQUEST_TYPE, MARKET_DEPTH, MD_UPDATE_TYPE = 262, 263, 264, 265
+NO_MD_ENTRY_TYPES, MD_ENTRY_TYPE, NO_MD_ENTRIES, MD_ENTRY_PX, MD_ENTRY_SIZE = 267, 269, 268, 270, 271
+MD_UPDATE_ACTION, MD_REQ_REJ_REASON, NUMBER_OF_ORDERS, MD_ENTRY_POSITION_NO = 279, 281, 346, 290
+
+# positions and collateral
+POS_REQ_ID, POS_REQ_TYPE, POS_MAINT_RPT_ID, POS_REQ_RESULT, POS_REQ_STATUS = 710, 724, 721, 728, 729
+TOTAL_NUM_POS_REPORTS, CLEARING_BUSINESS_DATE, SETTL_PRICE, SETTL_PRICE_TYPE = 727, 715, 730, 731
+PRIOR_SETTL_PRICE, NO_POSITIONS, POS_TYPE, LONG_QTY, SHORT_QTY = 734, 702, 703, 704, 705
+NO_POS_AMT, POS_AMT_TYPE, POS_AMT, ACCOUNT_TYPE = 753, 707, 708, 581
+NO_PARTY_IDS, PARTY_ID, PARTY_ID_SOURCE, PARTY_ROLE = 453, 448, 447, 452
+COLL_INQUIRY_ID, COLL_RPT_ID, COLL_STATUS, COLL_INQUIRY_STATUS, COLL_INQUIRY_RESULT = 909, 908, 910, 945, 946
+MARGIN_EXCESS, TOTAL_NET_VALUE, CASH_OUTSTANDING = 899, 900, 901
+
+# ours (config/FIX44.xml)
+TRIGGER_BY, STP_MODE = 20001, 20002
+ACCOUNT_EQUITY, INITIAL_MARGIN, MAINTENANCE_MARGIN, AVAILABLE_FUNDS, MARGIN_MODE, MARKS_STALE = (
+    20010, 20011, 20012, 20013, 20014, 20015,
+)  # fmt: skip
+AVG_ENTRY_PX, REALISED_PNL = 20020, 20021
+
+SIDES: Final = {"1": 1, "2": -1}
+SIDE_CODE: Final = {1: "1", -1: "2"}
+ORD_TYPES: Final = {
+    "1": OrderType.MARKET,
+    "2": OrderType.LIMIT,
+    "3": OrderType.STOP_MARKET,
+    "4": OrderType.STOP_LIMIT,
+}
+ORD_TYPE_CODE: Final = {int(v): k for k, v in ORD_TYPES.items()}
+TIFS: Final = {"1": TimeInForce.GTC, "3": TimeInForce.IOC, "4": TimeInForce.FOK, "6": TimeInForce.GTD}
+TIF_CODE: Final = {int(v): k for k, v in TIFS.items()}
+TRIGGERS: Final = {"M": TriggerBy.MARK, "L": TriggerBy.LAST}
+STP_MODES: Final = {str(int(m)): m for m in StpMode}
+
+# ExecType (150) and OrdStatus (39)
+EXEC_NEW, EXEC_PARTIAL, EXEC_FILL, EXEC_CANCELED, EXEC_REPLACED = "0", "1", "2", "4", "5"
+EXEC_REJECTED, EXEC_EXPIRED, EXEC_RESTATED, EXEC_TRADE, EXEC_STATUS = "8", "C", "D", "F", "I"
+EXEC_TRIGGERED = "L"  # FIX 4.4 "Triggered or Activated by System"
+STATUS_NEW, STATUS_PARTIAL, STATUS_FILLED, STATUS_CANCELED = "0", "1", "2", "4"
+STATUS_REPLACED, STATUS_REJECTED, STATUS_EXPIRED = "5", "8", "C"
+
+# OrdRejReason (103): 0 broker option, 1 unknown symbol, 2 exchange closed, 3 exceeds limit,
+# 5 unknown order, 6 duplicate order, 11 unsupported order characteristic, 13 incorrect quantity,
+# 16 price exceeds current price band, 99 other
+_ORD_REJ: Final = {
+    Reason.UNKNOWN_INSTRUMENT: "1",
+    Reason.INSTRUMENT_NOT_ACTIVE: "1",
+    Reason.INSTRUMENT_HALTED: "2",
+    Reason.VENUE_HALTED: "2",
+    Reason.QTY_ABOVE_MAX: "3",
+    Reason.NOTIONAL_ABOVE_MAX: "3",
+    Reason.INSUFFICIENT_MARGIN: "3",
+    Reason.INSUFFICIENT_FUNDS: "3",
+    Reason.ORDER_NOT_FOUND: "5",
+    Reason.DUPLICATE_CLIENT_ORDER_ID: "6",
+    Reason.INVALID_ORDER: "11",
+    Reason.POST_ONLY_WOULD_TAKE: "11",
+    Reason.INVALID_QTY_LOT: "13",
+    Reason.QTY_BELOW_MIN: "13",
+    Reason.PRICE_BAND: "16",
+}
+
+
+_REASON_CODES = frozenset(int(r) for r in Reason)
+
+
+def ord_rej_reason(reason: int) -> str:
+    return _ORD_REJ.get(Reason(reason), "99") if reason in _REASON_CODES else "99"
+
+
+def cxl_rej_reason(reason: int) -> str:
+    """CxlRejReason (102): 0 too late to cancel, 1 unknown order, 3 already pending, 99 other."""
+    if reason == Reason.TOO_LATE_TO_CANCEL:
+        return "0"
+    if reason == Reason.ORDER_NOT_FOUND:
+        return "1"
+    return "99"

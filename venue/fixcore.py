@@ -1,0 +1,84 @@
+"""The venue as the FIX gateway sees it (``fixgw.core.Core``): runtime, read model, records, risk."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from fixgw.core import Listener, Margin, OpenOrder
+from matching.commands import Command
+from matching.events import Trade
+from matching.instruments import Instrument
+from risk.engine import MarginEngine
+from venue.readmodel import OrderView
+
+if TYPE_CHECKING:
+    from venue.wiring import Venue
+
+
+class VenueCore:
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def submit(self, command: Command) -> asyncio.Future[Any]:
+        return self.venue.runtime.submit_nowait(command)
+
+    def add_listener(self, listener: Listener) -> None:
+        self.venue.runtime.listeners.append(listener)
+
+    @property
+    def instruments(self) -> Mapping[str, Instrument]:
+        return self.venue.sequencer.instruments
+
+    def book(self, symbol: str, depth: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        view = self.venue.readmodel.books.get(symbol)
+        if view is None:
+            return [], []
+        return view.depth(depth if depth > 0 else len(view.bids) + len(view.asks))
+
+    def book_delta_seq(self, symbol: str) -> int:
+        view = self.venue.readmodel.books.get(symbol)
+        return view.delta_seq if view is not None else 0
+
+    def recent_trades(self, symbol: str, limit: int) -> list[Trade]:
+        trades = self.venue.readmodel.trades.get(symbol)
+        return list(trades)[-limit:] if trades else []
+
+    def open_orders(self, account: str) -> list[OpenOrder]:
+        view = self.venue.readmodel.accounts.get(account)
+        return [_open(o) for o in view.orders.values()] if view is not None else []
+
+    def open_order(self, order_id: int) -> OpenOrder | None:
+        view = self.venue.readmodel.orders.get(order_id)
+        return _open(view) if view is not None else None
+
+    def order_record(self, account: str, client_order_id: str) -> Awaitable[dict[str, Any] | None]:
+        return self.venue.records.order_by_client_id(account, client_order_id)
+
+    def positions(self, account: str) -> dict[str, tuple[int, int, int]]:
+        view = self.venue.readmodel.accounts.get(account)
+        return {s: p for s, p in view.positions.items() if p[0]} if view is not None else {}
+
+    def collateral(self, account: str) -> int | None:
+        view = self.venue.readmodel.accounts.get(account)
+        return view.collateral_micro if view is not None else None
+
+    def margin(self, account: str) -> Margin | None:
+        sequencer = self.venue.sequencer
+        holder = sequencer.ledger.accounts.get(account)
+        if holder is None:
+            return None
+        risk = sequencer.risk
+        equity, initial, maintenance = risk.margin_state(holder)
+        portfolio = isinstance(risk, MarginEngine) and account in risk.portfolio
+        stale = bool(self.venue.mark_watch.stale(time.time_ns(), list(self.venue.catalog.underlyings)))
+        return Margin(equity, initial, maintenance, portfolio, stale)
+
+
+def _open(o: OrderView) -> OpenOrder:
+    return OpenOrder(
+        o.order_id, o.account, o.client_order_id, o.symbol, o.side, o.order_type, o.tif, o.price_ticks,
+        o.qty_lots, o.leaves_qty, o.cum_qty, o.cum_value, o.stop_price_ticks,
+    )  # fmt: skip
