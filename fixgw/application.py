@@ -39,6 +39,7 @@ class Application(fix.Application):  # type: ignore[misc]
         self.limiter = RateLimiter()
         self._lock = threading.Lock()  # guards ``authenticated``, the guard and the limiter
         self.authenticated: set[str] = set()  # TargetCompIDs whose current logon passed the checks
+        self.refused: set[str] = set()  # sessions disabled by a refused logon, re-enabled on logout
         self.callback_errors = 0
         self.rate_limited = 0
 
@@ -63,6 +64,13 @@ class Application(fix.Application):  # type: ignore[misc]
             with self._lock:
                 was = target in self.authenticated
                 self.authenticated.discard(target)
+                refused = target in self.refused
+                self.refused.discard(target)
+            if refused:
+                # Session.logout() disabled the session; enable it again for the next attempt
+                session = fix.Session.lookupSession(session_id)
+                if session is not None:
+                    session.logon()
             if was:
                 self.gateway.deliver(target, "logout", None)
         except Exception:
@@ -131,7 +139,10 @@ class Application(fix.Application):  # type: ignore[misc]
             self.authenticated.add(target)
 
     def _logout(self, session_id: fix.SessionID, reason: str) -> None:
+        """Log the session out with ``reason``; quickfix disables it, ``onLogout`` enables it again."""
         try:
+            with self._lock:
+                self.refused.add(session_id.getTargetCompID().getValue())
             session = fix.Session.lookupSession(session_id)
             if session is not None:
                 session.logout(reason)

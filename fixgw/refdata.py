@@ -33,12 +33,13 @@ def instrument_fields(inst: Instrument) -> Pairs:
         ]
     pairs += [
         (f.CONTRACT_MULTIPLIER, format_decimal(spec.multiplier)),
-        (f.MIN_PRICE_INCREMENT, format_decimal(spec.tick_size)),
-        (f.NO_UNDERLYINGS, "1"),
-        (f.UNDERLYING_SYMBOL, inst.underlying),
         (f.CURRENCY, "USDC"),
         (f.ROUND_LOT, format_decimal(spec.lot_size)),
         (f.MIN_TRADE_VOL, format_decimal(spec.min_qty)),
+        (f.MIN_PRICE_INCREMENT, format_decimal(spec.tick_size)),  # FIX 5.0's tag, in our dictionary
+        # a nested group last: the parser leaves the outer entry when the nested group ends
+        (f.NO_UNDERLYINGS, "1"),
+        (f.UNDERLYING_SYMBOL, inst.underlying),
     ]
     return pairs
 
@@ -51,7 +52,7 @@ def security_list(message: FixMessage, instruments: Mapping[str, Instrument]) ->
         return [
             (
                 "y",
-                [*head, (f.SECURITY_REQUEST_RESULT, "4"), (f.TEXT, "SecurityListRequestType must be 0 or 4")],
+                [*head, (f.SECURITY_REQUEST_RESULT, "4")],  # 4: not supported
             )
         ]
     if kind == "0":
@@ -66,7 +67,7 @@ def security_list(message: FixMessage, instruments: Mapping[str, Instrument]) ->
         ]
         chosen.sort(key=lambda i: (i.underlying, i.expiry_ns, i.spec.strike or 0, i.symbol))
     if not chosen:
-        return [("y", [*head, (f.SECURITY_REQUEST_RESULT, "2"), (f.TEXT, "no instruments found")])]
+        return [("y", [*head, (f.SECURITY_REQUEST_RESULT, "2")])]  # 2: no instruments found
     replies: list[tuple[str, Pairs]] = []
     for start in range(0, len(chosen), FRAGMENT):
         part = chosen[start : start + FRAGMENT]

@@ -73,7 +73,10 @@ class FixClient:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"timed out waiting for {what or predicate}; saw {kept[-5:]}")
+                    seen = [
+                        (m.get("event"), m.get("type"), str(m.get("fields", ""))[:300]) for m in kept[-5:]
+                    ]
+                    raise AssertionError(f"timed out waiting for {what or predicate}; last seen {seen}")
                 try:
                     message = self.messages.get(timeout=left)
                 except queue.Empty:
