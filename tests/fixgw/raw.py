@@ -10,8 +10,17 @@ from fixgw.wire import utc_timestamp
 SOH = "\x01"
 
 
-def frame(msg_type: str, fields: list[tuple[int, str]], seq: int, sender: str, target: str = "VENUE",
-          *, body_length: int | None = None, checksum: str | None = None, begin: str = "FIX.4.4") -> bytes:  # fmt: skip
+def frame(
+    msg_type: str,
+    fields: list[tuple[int, str]],
+    seq: int,
+    sender: str,
+    target: str = "VENUE",
+    *,
+    body_length: int | None = None,
+    checksum: str | None = None,
+    begin: str = "FIX.4.4",
+) -> bytes:
     """A message with correct BodyLength and CheckSum unless overridden."""
     header = [(35, msg_type), (49, sender), (56, target), (34, str(seq)), (52, utc_timestamp(time.time_ns()))]
     body = "".join(f"{t}={v}{SOH}" for t, v in header + fields)

@@ -80,9 +80,9 @@ def test_roles_limit_what_a_session_may_send_and_unknown_types_get_business_reje
         md.send("D", order("md-1", "1", "0.1", "90000", t1="HF1"))
         reject = md.app("j")
         assert reject["fields"]["380"] == "6" and reject["fields"]["372"] == "D"
-        hf1.send("AE", [(571, "r1"), (487, "0"), (856, "0"), (150, "F"), (17, "e"), (570, "N"), (55, "BTC-PERP"),
-                        (32, "1"), (31, "1"), (75, "20261122"), (60, now()), (552, "1"), (54, "1"), (37, "1"),
-                        (453, "0")])  # fmt: skip
+        capture = [(571, "r1"), (487, "0"), (856, "0"), (150, "F"), (17, "e"), (570, "N"), (55, "BTC-PERP")]
+        capture += [(32, "1"), (31, "1"), (75, "20261122"), (60, now()), (552, "1"), (54, "1"), (37, "1")]
+        hf1.send("AE", [*capture, (453, "0")])
         unsupported = hf1.app("j")
         assert unsupported["fields"]["380"] == "3" and unsupported["fields"]["372"] == "AE"
         # an account the session may not trade
@@ -99,10 +99,12 @@ def test_rate_limit_rejects_excess_messages_at_once(fix_venue: FixVenue, tmp_pat
     try:
         hf2.logon()
         burst = 1000  # the demo session's burst; rate 500/s
-        hf2.command(op="load", count=burst + 400, rate=0, window=burst + 400,
-                    fields=[[55, "BTC-PERP"], [54, "1"], [38, "0.001"], [40, "2"], [44, "50000"]])  # fmt: skip
+        template = [[55, "BTC-PERP"], [54, "1"], [38, "0.001"], [40, "2"], [44, "50000"]]
+        hf2.command(op="load", count=burst + 400, rate=0, window=burst + 400, fields=template)
         # the load run counts only ExecutionReports; excess orders are answered with 35=j
-        limited = hf2.expect(lambda m: m.get("type") == "j" and "rate limit" in m["fields"].get("58", ""), 20)
+        limited = hf2.expect(
+            lambda m: m.get("type") == "j" and "rate limit" in m["fields"].get("58", ""), 20.0
+        )
         assert limited["fields"]["380"] == "0"
     finally:
         hf2.close()
