@@ -47,8 +47,8 @@ def malformed(rng: random.Random, seq: int, n: int) -> tuple[str, bytes]:
     if kind == "huge":
         value = rng.choice(["9" * 40, "1" + "0" * 25 + ".5", "0." + "0" * 30 + "1", "-5"])
         tag = rng.choice([38, 44, 99])
-        return kind, frame("D", [(t, value if t == tag else v) for t, v in body] + ([(99, value)] if tag == 99 else []),
-                           seq, "HF2")  # fmt: skip
+        fields = [(t, value if t == tag else v) for t, v in body] + ([(99, value)] if tag == 99 else [])
+        return kind, frame("D", fields, seq, "HF2")
     if kind == "garbage":
         return kind, bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300)))
     if kind == "empty_value":
