@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 .PHONY: install run test bench lint clean contracts
 
-install: $(VENV)/.installed contracts/node_modules/.installed
+install: $(VENV)/.installed contracts/node_modules/.installed tests/fixgw/js/node_modules/.installed
 
 # Solidity compiler (solc-js) and a local EVM node (anvil), pinned by contracts/package-lock.json.
 # The venue itself needs neither at run time: the compiled artifacts are committed.
@@ -13,6 +13,11 @@ contracts/node_modules/.installed: contracts/package.json contracts/package-lock
 	# `npm ci` refuses this lock (npm 11 leaves out the other platforms' optional anvil builds);
 	# `npm install` installs exactly the locked versions and leaves the lock unchanged.
 	cd contracts && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# An independent FIX engine (jspurefix) the FIX tests use as a client, pinned by its lock file.
+tests/fixgw/js/node_modules/.installed: tests/fixgw/js/package.json tests/fixgw/js/package-lock.json
+	cd tests/fixgw/js && npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The matching core is compiled with mypyc at install (setup.py), so it is rebuilt whenever a source it
@@ -48,5 +53,5 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache .hypothesis contracts/node_modules
+	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache .hypothesis contracts/node_modules tests/fixgw/js/node_modules
 	find . -name '*.so' -not -path './$(VENV)/*' -delete
