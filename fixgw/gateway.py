@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -103,14 +103,26 @@ class Gateway:
         self.sessions = {s.target_comp_id: SessionState(s) for s in config.sessions}
         self.orders: dict[int, OrderState] = {}
         self.used_ids: set[tuple[str, str]] = set()  # (account, ClOrdID) placed since start
+        # recently finished orders with their final OrdStatus: status requests must not depend on how
+        # far the derived records have caught up
+        self.finished: OrderedDict[tuple[str, str], tuple[OrderState, str]] = OrderedDict()
         self._origins: dict[int, Origin] = {}  # id(command) -> origin, until its record is durable
         self._inbox: deque[tuple[str, str, Any]] = deque()
         self._scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._served = {a for s in config.sessions for a in s.accounts}
+        self._by_account = {
+            a: (self._with(a, SessionRole.ORDER_ENTRY), self._with(a, SessionRole.DROP_COPY))
+            for a in self._served
+        }
         self._tasks: set[asyncio.Task[None]] = set()
         self.sent = 0
         self.received = 0
+
+    def _with(self, account: str, role: SessionRole) -> tuple[SessionState, ...]:
+        return tuple(
+            s for s in self.sessions.values() if s.config.role is role and account in s.config.accounts
+        )
 
     # -- start -----------------------------------------------------------------------------------------
 
@@ -298,6 +310,10 @@ class Gateway:
         if live is not None:
             self._status_report(state, live, message)
             return
+        done = self.finished.get((account, cl_ord_id))
+        if done is not None:
+            self._status_report(state, done[0], message, done[1])
+            return
         if (account, cl_ord_id) not in self.used_ids:
             row = await self.core.order_record(account, cl_ord_id)
             if row is None:
@@ -361,6 +377,10 @@ class Gateway:
             self._status_report(state, order, message)
             return
         cl_ord_id = message.get(f.CL_ORD_ID)
+        done = self.finished.get((account, cl_ord_id))
+        if done is not None:
+            self._status_report(state, done[0], message, done[1])
+            return
         row = await self.core.order_record(account, cl_ord_id) if cl_ord_id else None
         if row is not None:
             self._status_report(state, _state_of_row(row), message, _row_status(row))
@@ -510,16 +530,12 @@ class Gateway:
             self.send(state, msg_type, pairs)
 
     def _targets(self, order: OrderState) -> list[SessionState]:
-        targets = []
-        for state in self.sessions.values():
-            config = state.config
-            if order.account not in config.accounts:
-                continue
-            if config.role is SessionRole.DROP_COPY or (
-                config.role is SessionRole.ORDER_ENTRY and order.session in (None, state.name)
-            ):
-                targets.append(state)
-        return targets
+        """The order's own session (every order-entry session of its account if it came from another
+        door), then the account's drop-copy sessions."""
+        entry, copies = self._by_account.get(order.account, ((), ()))
+        if order.session is not None:
+            entry = tuple(state for state in entry if state.name == order.session)
+        return [*entry, *copies]
 
     def _report(
         self,
@@ -534,6 +550,14 @@ class Gateway:
         inst = self.core.instruments.get(order.symbol)
         pairs = execution_report(order, inst, exec_id, exec_type, status, record.ts_ns, **kw)
         self._route(order, "8", pairs + extra if extra else pairs)
+
+    def _finish(self, order: OrderState, status: str) -> None:
+        self.orders.pop(order.order_id, None)
+        key = (order.account, order.client_order_id)
+        self.finished[key] = (order, status)
+        self.finished.move_to_end(key)
+        if len(self.finished) > FINISHED_KEPT:
+            self.finished.popitem(last=False)
 
     def _on_accepted(self, record: CommandRecord, i: int, e: OrderAccepted, origin: Origin | None) -> None:
         if e.account not in self._served:
@@ -593,13 +617,14 @@ class Gateway:
                 order, record, f"{record.seq}-{i}-{'M' if maker else 'T'}", f.EXEC_TRADE, status, extra
             )
             if done:
-                del self.orders[order_id]
+                self._finish(order, f.STATUS_FILLED)
 
     def _on_cancelled(self, record: CommandRecord, i: int, e: OrderCancelled, origin: Origin | None) -> None:
-        order = self.orders.pop(e.order_id, None)
+        order = self.orders.get(e.order_id)
         if order is None:
             return
         order.cum_qty, order.leaves_qty = e.cum_qty, 0
+        self._finish(order, f.STATUS_CANCELED)
         kw: dict[str, Any] = {"text": reason_text(e.reason)}
         if origin is not None and isinstance(origin.command, CancelOrder):
             kw["client_order_id"] = origin.message.get(f.CL_ORD_ID)
@@ -607,9 +632,10 @@ class Gateway:
         self._report(order, record, f"{record.seq}-{i}", f.EXEC_CANCELED, f.STATUS_CANCELED, **kw)
 
     def _on_expired(self, record: CommandRecord, i: int, e: OrderExpired, origin: Origin | None) -> None:
-        order = self.orders.pop(e.order_id, None)
+        order = self.orders.get(e.order_id)
         if order is not None:
             order.leaves_qty = 0
+            self._finish(order, f.STATUS_EXPIRED)
             self._report(order, record, f"{record.seq}-{i}", f.EXEC_EXPIRED, f.STATUS_EXPIRED)
 
     def _on_triggered(self, record: CommandRecord, i: int, e: OrderTriggered, origin: Origin | None) -> None:
@@ -643,7 +669,7 @@ class Gateway:
         order.qty_lots, order.leaves_qty, order.cum_qty = e.qty_lots, e.leaves_qty, e.cum_qty
         status = order.status() if e.leaves_qty else f.STATUS_CANCELED
         if not e.leaves_qty:
-            del self.orders[e.order_id]
+            self._finish(order, status)
         self._report(order, record, f"{record.seq}-{i}", f.EXEC_RESTATED, status, text=reason_text(e.reason))
 
     def _on_cancel_rejected(
@@ -729,6 +755,9 @@ _HANDLERS: dict[type, Callable[[Gateway, CommandRecord, int, Any, Origin | None]
     CancelRejected: Gateway._on_cancel_rejected,
     MassCancelDone: Gateway._on_mass_cancel_done,
 }
+
+
+FINISHED_KEPT = 100_000
 
 
 def _mass_cancel_report(

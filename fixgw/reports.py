@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from fixgw import fields as f
 from fixgw.outbound import Pairs, clean, money
@@ -43,12 +44,19 @@ class OrderState:
         return f.STATUS_PARTIAL if self.cum_qty else f.STATUS_NEW
 
 
+@lru_cache(maxsize=65_536)
+def _scaled(unit: Decimal, count: int) -> str:
+    return format_decimal(unit * count)
+
+
 def price(inst: Instrument | None, ticks: int) -> str:
-    return format_decimal(inst.ticks_to_price(ticks)) if inst is not None else str(ticks)
+    """A price in ticks as the USD decimal string FIX carries (cached: reports repeat prices)."""
+    return _scaled(inst.spec.tick_size, ticks) if inst is not None else str(ticks)
 
 
 def qty(inst: Instrument | None, lots: int) -> str:
-    return format_decimal(inst.lots_to_qty(lots)) if inst is not None else str(lots)
+    """A quantity in lots as the decimal string in coins."""
+    return _scaled(inst.spec.lot_size, lots) if inst is not None else str(lots)
 
 
 def avg_px(inst: Instrument | None, cum_value: int, cum_qty: int) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from fixgw.fields import MSG_TYPE, SOH
 
@@ -80,11 +81,17 @@ def decimal_field(message: FixMessage, tag: int, *, required: bool = False) -> D
     return value
 
 
+_last_second: list[Any] = [None, ""]  # (second, its formatted text): reports come many per second
+
+
 def utc_timestamp(ns: int) -> str:
     """FIX UTCTimestamp with milliseconds: ``YYYYMMDD-HH:MM:SS.sss``."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
-    return f"{stamp}.{rest // 1_000_000:03d}"
+    cached = _last_second
+    if cached[0] != seconds:
+        cached[1] = datetime.fromtimestamp(seconds, UTC).strftime("%Y%m%d-%H:%M:%S")
+        cached[0] = seconds
+    return f"{cached[1]}.{rest // 1_000_000:03d}"
 
 
 def parse_utc_timestamp(raw: str) -> int | None:

@@ -41,6 +41,10 @@ class Bus(Protocol):
         """Deliver to current subscribers of ``channel`` (may be missed by anyone not listening)."""
         ...
 
+    def may_have_subscribers(self, channel: str) -> bool:
+        """False only when publishing on ``channel`` certainly reaches no one (skip encoding it)."""
+        ...
+
     async def subscribe(self, channel: str) -> Subscription:
         """Listen to ``channel``: live when this returns; iterate it for messages; ``close`` to stop."""
         ...
@@ -84,6 +88,9 @@ class InProcessBus:
             if queue.full():
                 queue.get_nowait()  # drop the oldest: a slow subscriber must not stall the venue
             queue.put_nowait(payload)
+
+    def may_have_subscribers(self, channel: str) -> bool:
+        return bool(self._subscribers.get(channel))
 
     async def subscribe(self, channel: str) -> _QueueSubscription:
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=self.backlog)
@@ -134,6 +141,9 @@ class RedisBus:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
+
+    def may_have_subscribers(self, channel: str) -> bool:
+        return True  # other processes may listen: Redis decides
 
     async def publish(self, channel: str, payload: bytes) -> None:
         try:

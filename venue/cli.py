@@ -24,6 +24,7 @@ class BenchArea(StrEnum):
     JOURNAL = "journal"
     RISK = "risk"
     SETTLEMENT_GAS = "settlement-gas"
+    FIX = "fix"
 
 
 @app.command()
@@ -287,6 +288,10 @@ def bench(
         from venue.bench import risk
 
         result = risk.run(repeats=repeats)
+    elif area is BenchArea.FIX:
+        from venue.bench import fix
+
+        result = fix.run()
     elif area is BenchArea.SETTLEMENT_GAS:
         from venue.bench import settlement_gas
 

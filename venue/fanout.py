@@ -93,8 +93,11 @@ class Fanout:
                     _msgpack.encode({"seq": record.seq, "ts_ns": record.ts_ns, "events": events}),
                 )
                 for event in events:
+                    channels = [c for c in channels_for(event) if bus.may_have_subscribers(c)]
+                    if not channels:
+                        continue
                     payload = _json.encode(event)
-                    for channel in channels_for(event):
+                    for channel in channels:
                         await bus.publish(channel, payload)
                 self.published += 1
             except BusError as exc:  # the journal has it; consumers resume from the stream later

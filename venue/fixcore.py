@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fixgw.core import Listener, Margin, OpenOrder
@@ -18,9 +18,33 @@ if TYPE_CHECKING:
     from venue.wiring import Venue
 
 
+class InstrumentsView(Mapping[str, Instrument]):
+    """The sequencer's listed instruments by symbol, read through (no copy per lookup)."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def __getitem__(self, symbol: str) -> Instrument:
+        return self.venue.sequencer.matcher.markets[symbol].instrument
+
+    def get(self, symbol: str, default: Any = None) -> Any:
+        market = self.venue.sequencer.matcher.markets.get(symbol)
+        return market.instrument if market is not None else default
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self.venue.sequencer.matcher.markets
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.venue.sequencer.matcher.markets)
+
+    def __len__(self) -> int:
+        return len(self.venue.sequencer.matcher.markets)
+
+
 class VenueCore:
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
+        self._instruments = InstrumentsView(venue)
 
     def submit(self, command: Command) -> asyncio.Future[Any]:
         return self.venue.runtime.submit_nowait(command)
@@ -30,7 +54,7 @@ class VenueCore:
 
     @property
     def instruments(self) -> Mapping[str, Instrument]:
-        return self.venue.sequencer.instruments
+        return self._instruments
 
     def book(self, symbol: str, depth: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
         view = self.venue.readmodel.books.get(symbol)

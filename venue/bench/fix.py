@@ -1,0 +1,213 @@
+"""`venue bench fix`: NewOrderSingle -> ExecutionReport(New) through the real venue, against a bare echo.
+
+Both acceptors run in this process with quickfix's FileStore; the client (``fixgw.client``, a quickfix
+initiator) runs in another process on loopback and keeps ``window`` orders in flight.
+  - venue_orders_per_s: the whole venue (SQLite journal, margin engine, read model, records, fan-out)
+    acknowledging resting limit orders; each ER(New) leaves after its command's group commit.
+  - echo_orders_per_s: an acceptor whose only work is to answer each order with an ExecutionReport.
+  - ratio = venue / echo, measured in the same run.
+  - p50_ms / p99_ms: acknowledgement latency (client send -> ER received) at a steady ``rate``/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import quickfix as fix
+
+from config.fix_sessions import hash_password
+from config.settings import VenueSettings
+from fixgw import fields as f
+from fixgw import quickfix_settings
+from fixgw.outbound import build
+from fixgw.wire import FixMessage
+from matching.commands import Deposit
+from venue.wiring import start_venue
+
+SESSION = "BENCH"
+PASSWORD = "bench-only"
+
+
+def _sessions_file(folder: Path, port: int) -> Path:
+    path = folder / "fix_sessions.toml"
+    path.write_text(
+        f'[acceptor]\nhost = "127.0.0.1"\nport = {port}\nstore = "file"\n\n'
+        f'[[sessions]]\ntarget_comp_id = "{SESSION}"\nusername = "bench"\nrole = "order_entry"\n'
+        f'accounts = ["{SESSION}"]\npassword_hash = "{hash_password(PASSWORD)}"\n'
+        "rate_per_s = 1000000\nburst = 1000000\n"
+    )
+    return path
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EchoApplication(fix.Application):  # type: ignore[misc]
+    """Answers every NewOrderSingle with an ExecutionReport(New) and does nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order_id = 0
+
+    def onCreate(self, session_id: fix.SessionID) -> None:
+        pass
+
+    def onLogon(self, session_id: fix.SessionID) -> None:
+        pass
+
+    def onLogout(self, session_id: fix.SessionID) -> None:
+        pass
+
+    def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        try:
+            order = FixMessage.parse(message.toString())
+            self.order_id += 1
+            reply = build(
+                "8",
+                [
+                    (f.ORDER_ID, str(self.order_id)), (f.CL_ORD_ID, order.get(f.CL_ORD_ID)),
+                    (f.EXEC_ID, str(self.order_id)), (f.EXEC_TYPE, "0"), (f.ORD_STATUS, "0"),
+                    (f.SYMBOL, order.get(f.SYMBOL)), (f.SIDE, order.get(f.SIDE)),
+                    (f.ORDER_QTY, order.get(f.ORDER_QTY)), (f.LEAVES_QTY, order.get(f.ORDER_QTY)),
+                    (f.CUM_QTY, "0"), (f.AVG_PX, "0"),
+                ],
+            )  # fmt: skip
+            fix.Session.sendToTarget(reply, session_id)
+        except Exception:  # an exception leaving a callback would abort the process
+            pass
+
+
+class Driver:
+    """The client process, driven over its JSON lines."""
+
+    def __init__(self, port: int, store: Path) -> None:
+        self.port, self.store = port, store
+
+    async def __aenter__(self) -> Driver:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "fixgw.client", "--port", str(self.port), "--sender", SESSION,
+            "--username", "bench", "--password", PASSWORD, "--reset", "--store", str(self.store),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=2**24,
+        )  # fmt: skip
+        await self._until("logon")
+        return self
+
+    async def _until(self, event: str) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.process.stdout.readline(), 120)
+            if not line:
+                raise RuntimeError(f"the FIX client exited before {event}")
+            message = json.loads(line)
+            if message.get("event") == event:
+                return dict(message)
+
+    async def load(self, count: int, rate: float, window: int) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        template = [[55, "BTC-PERP"], [54, "1"], [38, "0.001"], [40, "2"], [44, "95000"], [59, "1"]]
+        request = {"op": "load", "count": count, "rate": rate, "window": window, "fields": template}
+        self.process.stdin.write((json.dumps(request) + "\n").encode())
+        await self.process.stdin.drain()
+        return await self._until("load")
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(b'{"op": "quit"}\n')
+        await self.process.stdin.drain()
+        try:
+            await asyncio.wait_for(self.process.wait(), 15)
+        except TimeoutError:
+            self.process.kill()
+
+
+async def _venue_run(
+    folder: Path, count: int, latency_count: int, rate: float, window: int
+) -> dict[str, Any]:
+    port = _free_port()
+    settings = VenueSettings(
+        data_dir=folder / "venue",
+        fix_enabled=True,
+        fix_port=port,
+        fix_sessions_file=_sessions_file(folder, port),
+        mark_interval_s=3600.0,  # one priming mark update; nothing else competes with the orders
+    )
+    venue = await start_venue(settings)
+    try:
+        await venue.runtime.submit(Deposit(account=SESSION, amount_micro=10**15, reference="bench"))
+        async with Driver(port, folder / "client-venue") as client:
+            await client.load(2_000, 0, window)  # warm-up
+            throughput = await client.load(count, 0, window)
+            steady = await client.load(latency_count, rate, window)
+        return {"throughput": throughput, "steady": steady}
+    finally:
+        await venue.stop()
+
+
+async def _echo_run(folder: Path, count: int, window: int) -> dict[str, Any]:
+    from config.fix_sessions import FixConfig
+
+    port = _free_port()
+    (folder / "echo").mkdir()
+    config = FixConfig.load(_sessions_file(folder / "echo", port))
+    settings_path = quickfix_settings.write(config, folder / "echo")
+    app = EchoApplication()
+    settings = fix.SessionSettings(str(settings_path))
+    store = fix.FileStoreFactory(settings)
+    acceptor = fix.ThreadedSocketAcceptor(app, store, settings)
+    acceptor.start()
+    try:
+        async with Driver(port, folder / "client-echo") as client:
+            await client.load(2_000, 0, window)
+            return await client.load(count, 0, window)
+    finally:
+        await asyncio.to_thread(acceptor.stop)
+
+
+def run(
+    count: int = 20_000, latency_count: int = 10_000, rate: float = 1_000.0, window: int = 64
+) -> dict[str, Any]:
+    """One run of both acceptors; figures as in the module docstring."""
+    with tempfile.TemporaryDirectory(prefix="bench-fix-") as tmp:
+        folder = Path(tmp)
+        echo = asyncio.run(_echo_run(folder, count, window))
+        venue = asyncio.run(_venue_run(folder, count, latency_count, rate, window))
+    venue_rate = venue["throughput"]["acks_per_s"]
+    echo_rate = echo["acks_per_s"]
+    steady = venue["steady"]
+    return {
+        "venue_orders_per_s": venue_rate,
+        "echo_orders_per_s": echo_rate,
+        "ratio": round(venue_rate / echo_rate, 3) if echo_rate else 0.0,
+        "p50_ms": steady["p50_ms"],
+        "p99_ms": steady["p99_ms"],
+        "max_ms": steady["max_ms"],
+        "steady_rate_per_s": rate,
+        "steady_acks_per_s": steady["acks_per_s"],
+        "orders": count,
+        "window": window,
+        "rejected": venue["throughput"]["rejected"] + steady["rejected"],
+        "store": "file",
+        "journal": "sqlite",
+        "cpus": os.cpu_count(),
+    }
