@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/venue bench journal --json
 	$(BIN)/venue bench risk --json
 	$(BIN)/venue bench settlement-gas --json
+	$(BIN)/venue bench fix --json
 
 # Recompile the Solidity sources into contracts/artifacts/ (commit the result).
 contracts: install

@@ -44,6 +44,7 @@ def run(
 async def _run(with_console: bool) -> None:
     import uvicorn
 
+    from config.fix_sessions import DEFAULT_SESSIONS_PATH
     from config.settings import VenueSettings
     from venue import console
     from venue.api.app import create_app
@@ -98,12 +99,37 @@ async def _run(with_console: bool) -> None:
     except ConnectionError as exc:  # settlement waits for the chain; trading goes on
         err.print(f"  chain             [red]unavailable[/red]: {exc}")
     err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")
+    if venue.fix is not None:
+        fix_config = venue.fix.config
+        sessions = ", ".join(f"{s.target_comp_id} ({s.role})" for s in fix_config.sessions)
+        err.print(
+            f"  FIX 4.4           {venue.fix.address} as {fix_config.acceptor.sender_comp_id}; "
+            f"sessions {sessions} ({settings.fix_sessions_file.name})"
+        )
+        if settings.fix_sessions_file == DEFAULT_SESSIONS_PATH:
+            err.print(
+                "                    demo passwords: 'demo-' + the lower-cased TargetCompID (demo-hf1 ...)"
+            )
     if with_console:
         err.print("  console           one JSON command per line on stdin; end of input stops the venue")
         await console.serve(venue.runtime, sys.stdin, sys.stdout)
         server.should_exit = True
     await serving  # uvicorn handles SIGINT/SIGTERM; its lifespan shutdown stops the venue cleanly
     err.print(f"venue stopped cleanly at seq {venue.sequencer.next_seq - 1}; journal flushed")
+
+
+fix_app = typer.Typer(help="The FIX acceptor's sessions.")
+app.add_typer(fix_app, name="fix")
+
+
+@fix_app.command("hash-password")
+def fix_hash_password(
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Print the salted scrypt hash of a session password, for ``password_hash`` in the sessions file."""
+    from config.fix_sessions import hash_password
+
+    print(hash_password(password))
 
 
 records_app = typer.Typer(help="Derived records (orders, trades, positions, balances in SQL).")
