@@ -100,9 +100,15 @@ class Gateway:
         self.core = core
         self.config = config
         self.clock = clock
-        self.sessions = {s.target_comp_id: SessionState(s) for s in config.sessions}
+        # a SessionID from the start: reports for a session that is not logged on are stored by
+        # quickfix and reach it through the resend after its next logon
+        sender = config.acceptor.sender_comp_id
+        self.sessions = {
+            s.target_comp_id: SessionState(s, fix.SessionID("FIX.4.4", sender, s.target_comp_id))
+            for s in config.sessions
+        }
         self.orders: dict[int, OrderState] = {}
-        self.used_ids: set[tuple[str, str]] = set()  # (account, ClOrdID) placed since start
+        self.in_flight: set[tuple[str, str]] = set()  # (account, ClOrdID) submitted, not yet durable
         # recently finished orders with their final OrdStatus: status requests must not depend on how
         # far the derived records have caught up
         self.finished: OrderedDict[tuple[str, str], tuple[OrderState, str]] = OrderedDict()
@@ -158,7 +164,7 @@ class Gateway:
                     self.received += 1
                     self.handle(state, payload)
                 elif kind == "logon":
-                    state.session_id, state.logged_on = payload, True
+                    state.logged_on = True
                     log.info("FIX session %s logged on", target)
                 elif kind == "logout":
                     self._logged_out(state)
@@ -253,6 +259,8 @@ class Gateway:
         if done.cancelled() or done.exception() is None:
             return
         origin = self._origins.pop(id(command), None)
+        if isinstance(command, NewOrder):
+            self.in_flight.discard((command.account, command.client_order_id))
         if origin is not None:
             self._refuse(origin.session, origin.message, Reason.INVALID_ORDER, str(done.exception()))
 
@@ -299,7 +307,7 @@ class Gateway:
         except Refused as exc:
             self._reject_order(state, message, account, exc.reason, exc.text)
             return
-        self.used_ids.add((account, cl_ord_id))
+        self.in_flight.add((account, cl_ord_id))
         self._submit(state, message, command)
 
     async def _possible_resend(
@@ -314,22 +322,16 @@ class Gateway:
         if done is not None:
             self._status_report(state, done[0], message, done[1])
             return
-        if (account, cl_ord_id) not in self.used_ids:
-            row = await self.core.order_record(account, cl_ord_id)
-            if row is None:
-                message = _without_poss_resend(message)
-                self._new_order(state, message, account)
-                return
-            self._status_report(state, _state_of_row(row), message, _row_status(row))
+        if (account, cl_ord_id) in self.in_flight:
+            self.reject_business(
+                state, message, 0, "duplicate ClOrdID (PossResend): the order is in flight", cl_ord_id
+            )
             return
-        # placed since start and no longer live: report what the records say once they have it
         row = await self.core.order_record(account, cl_ord_id)
         if row is not None:
             self._status_report(state, _state_of_row(row), message, _row_status(row))
-        else:
-            self.reject_business(
-                state, message, 0, "duplicate ClOrdID (PossResend): not executed again", cl_ord_id
-            )
+            return
+        self._new_order(state, _without_poss_resend(message), account)
 
     def _cancel_or_replace(self, state: SessionState, message: FixMessage, account: str) -> None:
         try:
@@ -553,15 +555,17 @@ class Gateway:
 
     def _finish(self, order: OrderState, status: str) -> None:
         self.orders.pop(order.order_id, None)
-        key = (order.account, order.client_order_id)
-        self.finished[key] = (order, status)
-        self.finished.move_to_end(key)
-        if len(self.finished) > FINISHED_KEPT:
+        for cl_ord_id in {order.client_order_id, order.first_client_order_id}:
+            key = (order.account, cl_ord_id)
+            self.finished[key] = (order, status)
+            self.finished.move_to_end(key)
+        while len(self.finished) > FINISHED_KEPT:
             self.finished.popitem(last=False)
 
     def _on_accepted(self, record: CommandRecord, i: int, e: OrderAccepted, origin: Origin | None) -> None:
         if e.account not in self._served:
             return
+        self.in_flight.discard((e.account, e.client_order_id))
         order = OrderState(
             e.order_id, e.account, e.client_order_id, e.symbol, e.side, e.order_type, e.tif, e.price_ticks,
             e.qty_lots, e.stop_price_ticks, e.expire_ns, e.qty_lots, 0, 0,
@@ -573,6 +577,7 @@ class Gateway:
     def _on_rejected(self, record: CommandRecord, i: int, e: OrderRejected, origin: Origin | None) -> None:
         if e.account not in self._served:
             return
+        self.in_flight.discard((e.account, e.client_order_id))
         command = record.command
         if not isinstance(command, NewOrder):
             return

@@ -38,6 +38,11 @@ class OrderState:
     cum_qty: int = 0
     cum_value: int = 0  # sum of price ticks x lots filled
     session: str | None = None  # TargetCompID of the session that placed it; None: another door
+    first_client_order_id: str = ""  # as placed, before any replace
+
+    def __post_init__(self) -> None:
+        if not self.first_client_order_id:
+            self.first_client_order_id = self.client_order_id
 
     def status(self) -> str:
         """OrdStatus of a live order: new or partially filled."""

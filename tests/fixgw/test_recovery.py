@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from config.settings import VenueSettings
@@ -31,11 +32,19 @@ def test_reports_missed_while_away_are_resent_with_poss_dup_even_across_a_venue_
     runs.close()  # the venue stops: journal flushed, acceptor stopped
     restarted = start(fix_settings, tmp_path, fund=False)
     again = next(restarted)
+    # MM1 has not logged on since the restart when its order trades again
+    hf2 = again.client("HF2")
+    hf2.logon()
+    hf2.send("D", order("take-2", "1", "0.1", "100000", t59="3"))
+    hf2.app("8", t11="take-2", t150="F")
+    hf2.close()
     mm1 = again.client("MM1", store=store)  # same store: sequence numbers continue
     try:
         mm1.logon()
-        fill = mm1.app("8", t11="rest-1", t150="F", timeout=15)
-        assert fill["fields"].get("43") == "Y" and fill["fields"]["32"] == "0.4"  # resent, PossDupFlag
+        fills = [mm1.app("8", t11="rest-1", t150="F", timeout=15) for _ in range(2)]
+        assert all(fill["fields"].get("43") == "Y" for fill in fills)  # resent, with PossDupFlag
+        assert sorted(fill["fields"]["32"] for fill in fills) == ["0.1", "0.4"]
+        assert {fill["fields"]["14"] for fill in fills} == {"0.4", "0.5"}
         mm1.send("D", order("rest-2", "2", "1", "100010"))
         assert mm1.app("8", t11="rest-2", t150="0")["fields"].get("43") is None
     finally:
@@ -54,6 +63,15 @@ def test_an_order_resent_with_poss_resend_is_not_executed_twice(fix_venue: FixVe
         assert status["fields"]["37"] == first["fields"]["37"] and status["fields"]["39"] == "0"
         model = fix_venue.venue.readmodel.accounts["MM1"]
         assert [o.client_order_id for o in model.orders.values()].count("dup-1") == 1
+        # replaced, then cancelled: a late PossResend of the original order still is not executed
+        mm1.send("G", [(11, "dup-1b"), (41, "dup-1"), (55, "BTC-PERP"), (54, "1"), (38, "0.2"), (40, "2"),
+                       (44, "90001"), (60, now())])  # fmt: skip
+        mm1.app("8", t11="dup-1b", t150="5")
+        mm1.send("F", [(11, "dup-1c"), (41, "dup-1b"), (55, "BTC-PERP"), (54, "1"), (60, now())])
+        mm1.app("8", t11="dup-1c", t150="4")
+        mm1.send("D", order("dup-1", "1", "0.1", "90000"), header=[(97, "Y")])
+        late = mm1.app("8", t11="dup-1b", t150="I")
+        assert late["fields"]["39"] == "4" and late["fields"]["37"] == first["fields"]["37"]
         # a PossResend order the venue never saw is executed
         mm1.send("D", order("dup-2", "1", "0.1", "90000"), header=[(97, "Y")])
         assert mm1.app("8", t11="dup-2", t150="0")["fields"]["39"] == "0"
@@ -73,7 +91,9 @@ def test_sequence_reset_and_reset_on_logon(fix_venue: FixVenue) -> None:
         assert any(m.get(35) == "8" and m.get(11) == "sr-1" and m.get(150) == "0" for m in replies)
     finally:
         raw.close()
-    # a logon with ResetSeqNumFlag starts both sides at 1 again
+    # a logon with ResetSeqNumFlag starts both sides at 1 again (once HF2's cancel-on-disconnect report,
+    # stored for it while it was away, has been sent: otherwise it takes number 1 after the reset)
+    time.sleep(1.0)
     raw = RawSession(fix_venue.port)
     try:
         raw.send(logon("HF2", "demo-hf2", reset=True))
