@@ -45,6 +45,9 @@ def test_bad_logons_are_refused_with_a_reason_counted_and_lock_the_session_out(f
     finally:
         wrong.kill()
     assert fix_venue.venue.fix is not None and fix_venue.venue.fix.application.guard.failed >= 3
+    metrics = fix_venue.http.get("/metrics").text
+    refused = next(line for line in metrics.splitlines() if line.startswith("venue_fix_logons_refused_total"))
+    assert float(refused.split()[-1]) >= 3
     # while locked out even the right password is refused; after the lockout it works again
     right = fix_venue.client("HF2", "--reconnect", "1", "--reset")
     try:

@@ -67,3 +67,31 @@ class VenueCollector(Collector):
             "venue_liquidation_levels_refreshed", "liquidation levels recomputed after mark updates",
             value=venue.levels.refreshed,
         )  # fmt: skip
+        if venue.fix is not None:
+            yield from _fix_metrics(venue)
+
+
+def _fix_metrics(venue: Venue) -> Iterator[Metric]:
+    assert venue.fix is not None
+    application, gateway = venue.fix.application, venue.fix.gateway
+    on = GaugeMetricFamily(
+        "venue_fix_session_logged_on", "1 while a FIX session is logged on", labels=["session"]
+    )
+    for name, state in gateway.sessions.items():
+        on.add_metric([name], 1.0 if state.logged_on else 0.0)
+    yield on
+    yield CounterMetricFamily(
+        "venue_fix_logons_refused", "FIX logons refused", value=application.guard.failed
+    )
+    yield CounterMetricFamily(
+        "venue_fix_rate_limited",
+        "FIX messages refused by a session's rate limit",
+        value=application.rate_limited,
+    )
+    yield CounterMetricFamily(
+        "venue_fix_callback_errors", "errors caught in quickfix callbacks", value=application.callback_errors
+    )
+    yield CounterMetricFamily(
+        "venue_fix_messages_in", "FIX application messages handled", value=gateway.received
+    )
+    yield CounterMetricFamily("venue_fix_messages_out", "FIX application messages sent", value=gateway.sent)
