@@ -67,14 +67,18 @@ class Subscription(Protocol):
 def open_bus(redis_url: str | None, *, stream_maxlen: int = 1_000_000, backlog: int = 10_000) -> Bus:
     if redis_url:
         return RedisBus(redis_url, stream_maxlen=stream_maxlen)
-    return InProcessBus(backlog=backlog)
+    return InProcessBus(backlog=backlog, stream_maxlen=stream_maxlen)
 
 
 class InProcessBus:
-    def __init__(self, backlog: int = 10_000) -> None:
+    """Streams keep their last ``stream_maxlen`` entries, as Redis does; ids stay absolute."""
+
+    def __init__(self, backlog: int = 10_000, stream_maxlen: int = 1_000_000) -> None:
         self.backlog = backlog
+        self.stream_maxlen = stream_maxlen
         self._subscribers: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
         self._streams: dict[str, list[bytes]] = defaultdict(list)
+        self._dropped: dict[str, int] = defaultdict(int)  # entries trimmed from the front
         self._appended = asyncio.Condition()
 
     async def open(self) -> None:
@@ -100,22 +104,30 @@ class InProcessBus:
     async def append(self, stream: str, payload: bytes) -> str:
         entries = self._streams[stream]
         entries.append(payload)
+        if len(entries) > self.stream_maxlen:
+            cut = len(entries) - self.stream_maxlen // 2  # trim in halves: amortised O(1) per entry
+            del entries[:cut]
+            self._dropped[stream] += cut
         async with self._appended:
             self._appended.notify_all()
-        return str(len(entries))
+        return str(self._dropped[stream] + len(entries))
 
     async def read(self, stream: str, after: str = "0") -> AsyncIterator[tuple[str, bytes]]:
-        position = int(after)
+        position = int(after)  # absolute id of the last entry seen
         while True:
-            entries = self._streams[stream]
-            while position < len(entries):
+            entries, dropped = self._streams[stream], self._dropped[stream]
+            position = max(position, dropped)  # entries trimmed meanwhile are gone, as in Redis
+            while position < dropped + len(entries):
                 position += 1
-                yield str(position), entries[position - 1]
-            async with self._appended:
-                await self._appended.wait_for(functools.partial(self._longer_than, stream, position))
+                yield str(position), entries[position - 1 - dropped]
+                if self._dropped[stream] != dropped:
+                    break  # trimmed while the reader was away: re-read the offsets
+            else:
+                async with self._appended:
+                    await self._appended.wait_for(functools.partial(self._longer_than, stream, position))
 
     def _longer_than(self, stream: str, position: int) -> bool:
-        return len(self._streams[stream]) > position
+        return self._dropped[stream] + len(self._streams[stream]) > position
 
 
 class RedisBus:

@@ -166,3 +166,29 @@ def test_liquidation_events_go_to_the_liquidation_channels_and_the_accounts() ->
         "liquidations.all", "liquidations.ETH", "account.a", "account.insurance",
     ]  # fmt: skip
     assert list(channels_for(LiquidationEnded("a", 3, 0, 0, 10, 0))) == ["liquidations.all", "account.a"]
+
+
+def test_in_process_streams_keep_a_bounded_tail_with_absolute_ids() -> None:
+    from venue.bus import InProcessBus
+
+    async def scenario() -> None:
+        bus = InProcessBus(stream_maxlen=10)
+        ids = [await bus.append("s", str(i).encode()) for i in range(25)]
+        assert ids == [str(i) for i in range(1, 26)]  # ids never restart
+        assert len(bus._streams["s"]) <= 10  # memory stays bounded
+        seen: list[tuple[str, bytes]] = []
+
+        async def reader() -> None:
+            async for entry_id, payload in bus.read("s", "0"):
+                seen.append((entry_id, payload))
+                if entry_id == "26":
+                    return
+
+        task = asyncio.create_task(reader())
+        await asyncio.sleep(0)
+        await bus.append("s", b"25")
+        await asyncio.wait_for(task, 2)
+        assert int(seen[0][0]) > 1 and seen[-1] == ("26", b"25")  # the oldest were trimmed
+        assert [int(i) for i, _ in seen] == list(range(int(seen[0][0]), 27))  # the rest, in order
+
+    asyncio.run(scenario())
