@@ -52,5 +52,8 @@ class Acceptor:
     def stop(self) -> None:
         """Log every session out and stop the engine threads (blocks for up to a few seconds)."""
         if self._acceptor is not None:
-            self._acceptor.stop()
-            self._acceptor = None
+            # no send may run while quickfix tears its sessions down (a send racing it crashes)
+            with self.gateway.send_lock:
+                self.gateway.closed = True
+                self._acceptor.stop()
+                self._acceptor = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -122,6 +123,8 @@ class Gateway:
             for a in self._served
         }
         self._tasks: set[asyncio.Task[None]] = set()
+        self.send_lock = threading.Lock()
+        self.closed = False  # set (under send_lock) when the acceptor stops: nothing is sent after
         self.sent = 0
         self.received = 0
 
@@ -183,13 +186,15 @@ class Gateway:
                 self.core.submit(MassCancel(account=account, scope=MassCancelScope.DISCONNECT))
 
     def send(self, state: SessionState, msg_type: str, pairs: Pairs) -> None:
-        if state.session_id is None:
-            return
-        try:
-            fix.Session.sendToTarget(build(msg_type, pairs), state.session_id)
-            self.sent += 1
-        except fix.SessionNotFound:
-            log.warning("FIX session %s not found while sending %s", state.name, msg_type)
+        message = build(msg_type, pairs)
+        with self.send_lock:  # never while the acceptor stops: its sessions are being torn down
+            if self.closed:
+                return
+            try:
+                fix.Session.sendToTarget(message, state.session_id)
+                self.sent += 1
+            except fix.SessionNotFound:
+                log.warning("FIX session %s not found while sending %s", state.name, msg_type)
 
     def reject_business(
         self, state: SessionState, message: FixMessage, reason: int, text: str, ref_id: str = ""
