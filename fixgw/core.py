@@ -8,7 +8,7 @@ called on the venue's event-loop thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,23 +19,35 @@ from matching.instruments import Instrument
 Listener = Callable[[CommandRecord, list[Event]], None]
 
 
-@dataclass(frozen=True, slots=True)
-class OpenOrder:
-    """A live order as the read side shows it (durable state only)."""
+class OpenOrder(Protocol):
+    """A live order as the read side shows it (durable state only); read-only to the gateway."""
 
-    order_id: int
-    account: str
-    client_order_id: str
-    symbol: str
-    side: int
-    order_type: int
-    tif: int
-    price_ticks: int
-    qty_lots: int
-    leaves_qty: int
-    cum_qty: int
-    cum_value: int
-    stop_price_ticks: int
+    @property
+    def order_id(self) -> int: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def client_order_id(self) -> str: ...
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def side(self) -> int: ...
+    @property
+    def order_type(self) -> int: ...
+    @property
+    def tif(self) -> int: ...
+    @property
+    def price_ticks(self) -> int: ...
+    @property
+    def qty_lots(self) -> int: ...
+    @property
+    def leaves_qty(self) -> int: ...
+    @property
+    def cum_qty(self) -> int: ...
+    @property
+    def cum_value(self) -> int: ...
+    @property
+    def stop_price_ticks(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +81,9 @@ class Core(Protocol):
         """(bids, asks) as (price ticks, lots, orders), best first, at most ``depth`` each (0: all)."""
         ...
 
-    def book_delta_seq(self, symbol: str) -> int: ...
-
     def recent_trades(self, symbol: str, limit: int) -> list[Trade]: ...
 
-    def open_orders(self, account: str) -> list[OpenOrder]: ...
-
-    def open_order(self, order_id: int) -> OpenOrder | None: ...
+    def open_orders(self, account: str) -> Sequence[OpenOrder]: ...
 
     def order_record(self, account: str, client_order_id: str) -> Awaitable[dict[str, Any] | None]:
         """The newest order (any state) of ``account`` with that client order id, from the records."""

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from fixgw.core import Listener, Margin, OpenOrder
+from fixgw.core import Listener, Margin
 from matching.commands import Command
 from matching.events import Trade
 from matching.instruments import Instrument
@@ -62,21 +62,13 @@ class VenueCore:
             return [], []
         return view.depth(depth if depth > 0 else len(view.bids) + len(view.asks))
 
-    def book_delta_seq(self, symbol: str) -> int:
-        view = self.venue.readmodel.books.get(symbol)
-        return view.delta_seq if view is not None else 0
-
     def recent_trades(self, symbol: str, limit: int) -> list[Trade]:
         trades = self.venue.readmodel.trades.get(symbol)
         return list(trades)[-limit:] if trades else []
 
-    def open_orders(self, account: str) -> list[OpenOrder]:
+    def open_orders(self, account: str) -> list[OrderView]:
         view = self.venue.readmodel.accounts.get(account)
-        return [_open(o) for o in view.orders.values()] if view is not None else []
-
-    def open_order(self, order_id: int) -> OpenOrder | None:
-        view = self.venue.readmodel.orders.get(order_id)
-        return _open(view) if view is not None else None
+        return list(view.orders.values()) if view is not None else []
 
     def order_record(self, account: str, client_order_id: str) -> Awaitable[dict[str, Any] | None]:
         return self.venue.records.order_by_client_id(account, client_order_id)
@@ -99,10 +91,3 @@ class VenueCore:
         portfolio = isinstance(risk, MarginEngine) and account in risk.portfolio
         stale = bool(self.venue.mark_watch.stale(time.time_ns(), list(self.venue.catalog.underlyings)))
         return Margin(equity, initial, maintenance, portfolio, stale)
-
-
-def _open(o: OrderView) -> OpenOrder:
-    return OpenOrder(
-        o.order_id, o.account, o.client_order_id, o.symbol, o.side, o.order_type, o.tif, o.price_ticks,
-        o.qty_lots, o.leaves_qty, o.cum_qty, o.cum_value, o.stop_price_ticks,
-    )  # fmt: skip
