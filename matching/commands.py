@@ -166,7 +166,111 @@ class DelistInstrument(_Command, frozen=True):
 
 
 class ClockTick(_Command, frozen=True):
-    """Lets time pass with no other command: GTD expiries, circuit-breaker cool-offs."""
+    """Lets time pass with no other command: GTD expiries, circuit-breaker cool-offs, RFQ deadlines."""
+
+
+# -- RFQ (handled by the plugged-in desk, ``rfq.desk``) -----------------------------------------------
+
+
+class RfqLeg(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One leg of a package: ``side`` +1/-1 as the package's buyer trades it, ``qty_lots`` in total."""
+
+    symbol: str
+    side: I64
+    qty_lots: I64
+
+
+class RfqCreate(_Command, frozen=True):
+    """Ask for quotes on a package of 1 to 20 legs (all of one underlying), filled all-or-none.
+
+    ``side`` +1: the taker wants to buy the package, -1 sell, 0 two-way (makers quote both sides).
+    ``hedge`` is an optional perpetual leg executed with the package at ``hedge_price_ticks`` (the
+    taker's price) and left out of the package price. ``counterparties`` empty means every maker.
+    ``min_price_micro``/``max_price_micro`` bound the package price quotes may have (micro-USDC, the
+    signed sum of qty x price over the legs as the buyer pays it). ``window_ns``: the auction window
+    before the taker sees quotes; ``validity_ns``: how long the RFQ stays open from its intake.
+    """
+
+    account: str
+    client_rfq_id: str
+    legs: tuple[RfqLeg, ...]
+    window_ns: I64
+    validity_ns: I64
+    side: I64 = 0
+    hedge: RfqLeg | None = None
+    hedge_price_ticks: I64 = 0
+    counterparties: tuple[str, ...] = ()
+    min_price_micro: I64 | None = None
+    max_price_micro: I64 | None = None
+
+
+class RfqQuote(_Command, frozen=True):
+    """A maker's firm quote on an RFQ: per-leg prices in ticks for the bid and/or the offer.
+
+    A bid is the price at which the maker buys the package (each leg on its side), an offer the price
+    at which it sells; either may be empty but not both. A new quote replaces the maker's live one on
+    the same RFQ. ``valid_ns`` 0: valid until the RFQ closes.
+    """
+
+    account: str
+    rfq_id: I64
+    client_quote_id: str
+    bid_ticks: tuple[I64, ...] = ()
+    offer_ticks: tuple[I64, ...] = ()
+    valid_ns: I64 = 0
+
+
+class RfqQuoteCancel(_Command, frozen=True):
+    """Withdraw the account's live quote on ``rfq_id``; ``rfq_id`` 0: every live quote of the account
+    (on ``underlying`` only, when given)."""
+
+    account: str
+    rfq_id: I64 = 0
+    underlying: str = ""
+
+
+class RfqAccept(_Command, frozen=True):
+    """The taker takes a quote: ``side`` +1 buys the package (lifts the offer), -1 sells (hits the bid).
+
+    ``limit_price_micro``: the worst package price the taker accepts (None: the quote's own price).
+    """
+
+    account: str
+    rfq_id: I64
+    quote_id: I64
+    side: I64
+    limit_price_micro: I64 | None = None
+    client_order_id: str = ""
+
+
+class RfqCancel(_Command, frozen=True):
+    """The taker withdraws its RFQ (declines every quote)."""
+
+    account: str
+    rfq_id: I64
+
+
+class MmpSet(_Command, frozen=True):
+    """Market-maker protection of one maker on one underlying (quantities and delta in nano-coins).
+
+    When the RFQ quantity the maker traded within ``interval_ns`` reaches ``qty_limit`` or the absolute
+    delta it took on reaches ``delta_limit`` (0: no such limit), all its quotes on the underlying are
+    pulled and new ones refused for ``frozen_ns`` (0: until MmpReset).
+    """
+
+    account: str
+    underlying: str
+    interval_ns: I64
+    qty_limit: I64
+    delta_limit: I64
+    frozen_ns: I64 = 0
+
+
+class MmpReset(_Command, frozen=True):
+    """Lift a triggered market-maker protection before its cool-off ends."""
+
+    account: str
+    underlying: str
 
 
 Command = (
@@ -187,6 +291,13 @@ Command = (
     | ListInstrument
     | DelistInstrument
     | ClockTick
+    | RfqCreate
+    | RfqQuote
+    | RfqQuoteCancel
+    | RfqAccept
+    | RfqCancel
+    | MmpSet
+    | MmpReset
 )
 
 

@@ -250,6 +250,170 @@ class InstrumentDelisted(_Event, frozen=True):
     symbol: str
 
 
+# -- RFQ ------------------------------------------------------------------------------------------------
+# Routing (front doors): RfqOpened goes to the taker and, without ``account`` and (two-way) ``side``,
+# to the makers it admits; Quote* events only to the quoting maker; RfqQuotes only to the taker (it names
+# no maker); RfqExecuted and BlockTrade to both parties, the tape without accounts; QuoteClosed to the
+# maker; RfqClosed to the taker and every maker that quoted.
+
+
+class RfqLegView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    symbol: str
+    side: int
+    qty_lots: int
+
+
+class RfqOpened(_Event, frozen=True):
+    rfq_id: int
+    account: str
+    client_rfq_id: str
+    underlying: str
+    side: int  # 0: two-way
+    legs: tuple[RfqLegView, ...]
+    hedge: RfqLegView | None
+    hedge_price_ticks: int
+    counterparties: tuple[str, ...]  # empty: every maker
+    min_price_micro: int | None
+    max_price_micro: int | None
+    window_end_ns: int
+    expire_ns: int
+
+
+class RfqRejected(_Event, frozen=True):
+    account: str
+    client_rfq_id: str
+    reason: int
+    text: str
+
+
+class QuoteEntered(_Event, frozen=True):
+    """A maker's quote is live. Package prices in micro-USDC (None: that side not quoted)."""
+
+    quote_id: int
+    rfq_id: int
+    account: str
+    client_quote_id: str
+    bid_micro: int | None
+    offer_micro: int | None
+    bid_ticks: tuple[int, ...]
+    offer_ticks: tuple[int, ...]
+    expire_ns: int
+    replaced_quote_id: int  # 0: a first quote
+
+
+class QuoteRejected(_Event, frozen=True):
+    account: str
+    rfq_id: int
+    client_quote_id: str
+    reason: int
+    text: str
+
+
+class QuoteClosed(_Event, frozen=True):
+    """A quote is no longer live; ``status`` is a matching.types.QuoteStatus."""
+
+    quote_id: int
+    rfq_id: int
+    account: str
+    client_quote_id: str
+    status: int
+    reason: int
+    text: str
+
+
+class QuoteView(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A quote as the taker sees it: no maker."""
+
+    quote_id: int
+    bid_micro: int | None
+    offer_micro: int | None
+    bid_ticks: tuple[int, ...]
+    offer_ticks: tuple[int, ...]
+    entered_ns: int
+    expire_ns: int
+
+
+class RfqQuotes(_Event, frozen=True):
+    """The taker's view of its auction: at the window's end, then on every change while it is open.
+
+    Best bid: highest price, best offer: lowest; between equal prices the earlier quote wins.
+    """
+
+    rfq_id: int
+    account: str
+    best_bid_quote_id: int  # 0: none
+    best_bid_micro: int | None
+    best_offer_quote_id: int
+    best_offer_micro: int | None
+    quotes: tuple[QuoteView, ...]
+
+
+class RfqAcceptRejected(_Event, frozen=True):
+    account: str
+    rfq_id: int
+    quote_id: int
+    client_order_id: str
+    reason: int
+    text: str
+
+
+class BlockTrade(_Event, frozen=True):
+    """One leg of an executed RFQ, off the book. ``side``: the taker's side of this leg."""
+
+    trade_id: int
+    rfq_id: int
+    quote_id: int
+    symbol: str
+    price_ticks: int
+    qty_lots: int
+    side: int
+    taker_account: str
+    maker_account: str
+    taker_fee_micro: int
+    maker_fee_micro: int
+
+
+class RfqExecuted(_Event, frozen=True):
+    """An RFQ filled, with the best-execution evidence: the best price on the side taken when the taker
+    accepted and how many live quotes were on that side."""
+
+    rfq_id: int
+    quote_id: int
+    taker_account: str
+    maker_account: str
+    client_order_id: str
+    side: int  # the taker's: +1 bought the package
+    price_micro: int
+    best_micro: int
+    quotes_on_side: int
+    first_trade_id: int
+    legs: int
+
+
+class RfqClosed(_Event, frozen=True):
+    """``status`` is a matching.types.RfqStatus."""
+
+    rfq_id: int
+    account: str
+    status: int
+    text: str
+
+
+class MmpUpdated(_Event, frozen=True):
+    """Market-maker protection set, triggered (``frozen_until_ns`` > 0 or -1 until reset) or reset."""
+
+    account: str
+    underlying: str
+    interval_ns: int
+    qty_limit: int
+    delta_limit: int
+    frozen_ns: int
+    triggered: bool
+    frozen_until_ns: int  # 0: not frozen; -1: until reset
+    traded_qty: int
+    traded_delta: int
+
+
 Event = (
     OrderAccepted
     | OrderRejected
@@ -278,4 +442,15 @@ Event = (
     | LiquidationEnded
     | InstrumentListed
     | InstrumentDelisted
+    | RfqOpened
+    | RfqRejected
+    | QuoteEntered
+    | QuoteRejected
+    | QuoteClosed
+    | RfqQuotes
+    | RfqAcceptRejected
+    | BlockTrade
+    | RfqExecuted
+    | RfqClosed
+    | MmpUpdated
 )

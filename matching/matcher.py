@@ -422,7 +422,7 @@ class Matcher:
                     self._release_margin(maker, qty)
                 risk.on_position_change(maker_account, inst, maker_old, maker_pos.qty)
                 if maker_account.reduce_only:
-                    self._enforce_reduce_only(maker_account, market)
+                    self.enforce_reduce_only(maker_account, market)
             self._level_delta(market.book, -side, price, level.total, level.count)
             if fills > level_fills:
                 inst.last_trade_ticks = price
@@ -448,7 +448,7 @@ class Matcher:
             out.append(BalanceChanged_(fee_account.id, fees, fee_account.collateral, FEE_REASON, ""))
         self.risk.on_position_change(account, inst, old_qty, pos.qty)
         if account.reduce_only:
-            self._enforce_reduce_only(account, market)
+            self.enforce_reduce_only(account, market)
 
     def _self_trade(self, taker: Order, maker: Order, opposite: BookSide) -> int:
         """Apply the taker's STP mode against its own resting ``maker``; non-zero stops the taker."""
@@ -586,7 +586,7 @@ class Matcher:
             )
         )
 
-    def _enforce_reduce_only(self, account: Account, market: Market) -> None:
+    def enforce_reduce_only(self, account: Account, market: Market) -> None:
         """Shrink or cancel resting reduce-only orders so none could open or flip a position."""
         inst = market.instrument
         pending = account.reduce_only.get(inst.id)

@@ -61,6 +61,22 @@ class Reason(IntEnum):
     # accounts and ledger
     INVALID_AMOUNT = 7001
     DUPLICATE_REFERENCE = 7002
+    # RFQ
+    RFQ_TOO_MANY_LEGS = 8001
+    RFQ_NOT_FOUND = 8002
+    RFQ_CLOSED = 8003
+    RFQ_NOT_PERMITTED = 8004
+    RFQ_WINDOW_OPEN = 8005
+    RFQ_INVALID = 8006
+    RFQ_MIXED_UNDERLYINGS = 8007
+    RFQ_DUPLICATE_ID = 8008
+    QUOTE_NOT_FOUND = 8009
+    QUOTE_PRICE_OUTSIDE_LIMITS = 8010
+    QUOTE_SIDE_NOT_QUOTED = 8011
+    QUOTE_WORSE_THAN_LIMIT = 8012
+    MMP_FROZEN = 8013
+    COUNTERPARTY_MARGIN = 8014
+    RFQ_INVALID_WINDOW = 8015
 
 
 TEXT: dict[Reason, str] = {
@@ -107,6 +123,21 @@ TEXT: dict[Reason, str] = {
     Reason.LIQUIDATION: "cancelled: account in liquidation",
     Reason.INVALID_AMOUNT: "amount must be positive",
     Reason.DUPLICATE_REFERENCE: "reference already applied",
+    Reason.RFQ_TOO_MANY_LEGS: "an RFQ has 1 to 20 legs",
+    Reason.RFQ_NOT_FOUND: "unknown RFQ",
+    Reason.RFQ_CLOSED: "RFQ already filled, expired or withdrawn",
+    Reason.RFQ_NOT_PERMITTED: "not permitted on this RFQ",
+    Reason.RFQ_WINDOW_OPEN: "the auction window is still open",
+    Reason.RFQ_INVALID: "invalid RFQ: legs must be distinct, sides +1/-1, the hedge a perpetual",
+    Reason.RFQ_MIXED_UNDERLYINGS: "all legs of an RFQ must share one underlying",
+    Reason.RFQ_DUPLICATE_ID: "client RFQ id already used by an open RFQ of this account",
+    Reason.QUOTE_NOT_FOUND: "quote not found or no longer live",
+    Reason.QUOTE_PRICE_OUTSIDE_LIMITS: "quote price outside the RFQ's min/max package price",
+    Reason.QUOTE_SIDE_NOT_QUOTED: "the quote has no price on that side",
+    Reason.QUOTE_WORSE_THAN_LIMIT: "quote price worse than the taker's limit",
+    Reason.MMP_FROZEN: "market-maker protection triggered: quoting frozen",
+    Reason.COUNTERPARTY_MARGIN: "counterparty failed the margin check",
+    Reason.RFQ_INVALID_WINDOW: "auction window or validity out of bounds",
 }
 
 

@@ -26,6 +26,11 @@ from matching.instruments import PPM, Instrument
 from matching.ledger import Account
 from matching.reasons import Reason
 
+NANO = 1_000_000_000  # nano-coins per coin (deltas)
+
+
+PackageFill = tuple[Instrument, int, int]  # (instrument, signed lots for the account, price in ticks)
+
 
 class RiskCheck(Protocol):
     def order_margin(
@@ -48,6 +53,16 @@ class RiskCheck(Protocol):
 
     def check_withdrawal(self, account: Account, amount_micro: int) -> int:
         """0 if ``amount_micro`` may leave the account, else a ``Reason`` code."""
+        ...
+
+    def check_package(self, account: Account, fills: list[PackageFill], fee_micro: int) -> int:
+        """0 if the account may take every fill of a block trade at once and pay ``fee_micro``, else a
+        ``Reason`` code. A package passes when the account meets initial margin after it, or when it
+        lowers the margin requirement without lowering equity less margin (a risk-reducing package)."""
+        ...
+
+    def delta_per_lot(self, instrument: Instrument) -> int:
+        """Delta of one long lot in nano-coins of the underlying at the current marks (0 if unknown)."""
         ...
 
     def on_position_change(
@@ -131,6 +146,19 @@ class StandInMargin:
         if amount_micro <= min(self.available(account), account.collateral):
             return 0
         return Reason.INSUFFICIENT_FUNDS
+
+    def check_package(self, account: Account, fills: list[PackageFill], fee_micro: int) -> int:
+        # Conservative: every leg is margined as if it were an order of its own.
+        needed = fee_micro
+        for inst, qty, price in fills:
+            needed += self.order_margin(account, inst, 1 if qty > 0 else -1, price, abs(qty))
+        return 0 if needed <= self.available(account) else Reason.INSUFFICIENT_MARGIN
+
+    def delta_per_lot(self, instrument: Instrument) -> int:
+        coins = NANO * instrument.lot_num // instrument.lot_den
+        if not instrument.is_option:
+            return coins
+        return coins // 2 if instrument.is_call else -(coins // 2)
 
     def on_position_change(
         self, account: Account, instrument: Instrument, old_qty: int, new_qty: int

@@ -13,7 +13,7 @@ out of sequence does raise ``SequenceError``: that is a broken journal, not bad 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr
@@ -67,6 +67,34 @@ class SequenceError(RuntimeError):
     """A record's sequence number is not the next one expected."""
 
 
+class Extension(Protocol):
+    """State and commands the sequencer hosts for a package ``matching`` may not import (the RFQ desk).
+
+    An extension runs on the sequencer's thread under the same rules as the matcher: deterministic, no
+    wall clock, never raises on bad input, emits its events into ``sequencer.out``.
+    """
+
+    def attach(self, sequencer: Sequencer) -> dict[type, Callable[[Any], None]]:
+        """Bind to ``sequencer``; returns the handler of each command type the extension owns."""
+        ...
+
+    def next_timer_ns(self) -> int:
+        """When the extension next needs ``on_time`` (a deadline), 0 if never."""
+        ...
+
+    def on_time(self, now_ns: int) -> None:
+        """Called before a record whose time reaches ``next_timer_ns``."""
+        ...
+
+    def save_state(self) -> bytes:
+        """Everything that can influence a future event (snapshots)."""
+        ...
+
+    def load_state(self, blob: bytes) -> None:
+        """Replace the whole state with ``save_state`` output (after ``attach`` to a restored sequencer)."""
+        ...
+
+
 class Sequencer:
     """Applies command records one at a time. Not thread-safe by design: exactly one caller."""
 
@@ -85,6 +113,8 @@ class Sequencer:
         self.indices: dict[str, UnderlyingIndex] = {}
         self.by_underlying: dict[str, list[Instrument]] = {}
         self.instruments_by_id: dict[int, Instrument] = {}
+        self.extensions: list[Extension] = []
+        self.extension_due = 0  # earliest next_timer_ns of the extensions, 0 if none
         self.next_seq = 1
         self.last_ts = 0
         self._next_stamp = 1
@@ -108,6 +138,31 @@ class Sequencer:
             DelistInstrument: self._delist,
             ClockTick: self._tick,
         }
+
+    def extend(self, extension: Extension) -> None:
+        """Host ``extension``: its commands are applied like any other, its timers run in ``apply``."""
+        for command_type, handler in extension.attach(self).items():
+            self._handlers[command_type] = self._timed(handler)
+        self.extensions.append(extension)
+        self.refresh_extension_due()
+
+    def _timed(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        def run(command: Any) -> None:
+            handler(command)
+            self.refresh_extension_due()
+
+        return run
+
+    def refresh_extension_due(self) -> None:
+        due = [d for d in (e.next_timer_ns() for e in self.extensions) if d]
+        self.extension_due = min(due) if due else 0
+
+    def _run_extension_timers(self, now: int) -> None:
+        for extension in self.extensions:
+            due = extension.next_timer_ns()
+            if due and due <= now:
+                extension.on_time(now)
+        self.refresh_extension_due()
 
     # -- intake -------------------------------------------------------------------------------------
 
@@ -145,7 +200,13 @@ class Sequencer:
             matcher.expire_due()
         if matcher.cooloffs:
             self._lift_halts(ts)
-        self._handlers[type(command)](command)
+        if self.extension_due and self.extension_due <= ts:
+            self._run_extension_timers(ts)
+        handler = self._handlers.get(type(command))
+        if handler is None:  # an extension's command with no extension hosted (a misconfigured replay)
+            self._reject(type(command).__name__, "", "", Reason.INVALID_ORDER)
+        else:
+            handler(command)
         events = self.out
         self.out = self.matcher.out = []  # hand the list over rather than copy it
         return events
@@ -156,9 +217,11 @@ class Sequencer:
         return record, self.apply(record)
 
     def next_timer_ns(self) -> int:
-        """When the earliest time-driven change is due (a GTD expiry, a breaker cool-off); 0 if none."""
+        """When the next time-driven change is due (GTD expiry, breaker cool-off, RFQ deadline); 0: none."""
         due = [self.matcher.expiries[0][0]] if self.matcher.expiries else []
         due += [self.instruments_by_id[i].halted_until_ns for i in self.matcher.cooloffs]
+        if self.extension_due:
+            due.append(self.extension_due)
         return min(due) if due else 0
 
     # -- queries ------------------------------------------------------------------------------------

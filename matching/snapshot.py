@@ -15,6 +15,7 @@ rebuilds the rest from the restored ledger and instruments (``load_state``).
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 
 import msgspec
 
@@ -26,7 +27,7 @@ from matching.liquidation import LiquidationTerms
 from matching.matcher import Market
 from matching.native_codes import STOP_LIMIT, STOP_MARKET
 from matching.risk_check import RiskCheck
-from matching.sequencer import Sequencer
+from matching.sequencer import Extension, Sequencer
 from matching.types import TimeInForce
 
 VERSION = 1
@@ -106,6 +107,7 @@ class Snapshot(msgspec.Struct, frozen=True):
     accounts: list[AccountState]
     orders: list[OrderState]
     risk_state: bytes = b""  # the plugged-in RiskCheck's own state (RiskCheck.save_state)
+    extension_states: list[bytes] = []  # each hosted extension's state, in hosting order
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -188,14 +190,21 @@ def take(seq: Sequencer) -> bytes:
         accounts,
         orders,
         seq.risk.save_state(),
+        [extension.save_state() for extension in seq.extensions],
     )
     return _encoder.encode(snapshot)
 
 
 def restore(
-    blob: bytes, risk: RiskCheck | None = None, liquidation: LiquidationTerms | None = None
+    blob: bytes,
+    risk: RiskCheck | None = None,
+    liquidation: LiquidationTerms | None = None,
+    extensions: Sequence[Extension] = (),
 ) -> Sequencer:
-    """A sequencer in exactly the state the snapshot was taken in; the next record it takes is seq + 1."""
+    """A sequencer in exactly the state the snapshot was taken in; the next record it takes is seq + 1.
+
+    ``extensions`` are hosted again, in the order they were when the snapshot was taken.
+    """
     snap = _decoder.decode(blob)
     if snap.version != VERSION:
         raise ValueError(f"snapshot version {snap.version} is not {VERSION}")
@@ -269,6 +278,10 @@ def restore(
     ledger.net_deposits = snap.net_deposits
     ledger.references.update(snap.references)
     seq.risk.load_state(snap.risk_state, list(ledger.accounts.values()), list(seq.instruments_by_id.values()))
+    for i, extension in enumerate(extensions):
+        seq.extend(extension)
+        extension.load_state(snap.extension_states[i] if i < len(snap.extension_states) else b"")
+    seq.refresh_extension_due()
     return seq
 
 

@@ -72,3 +72,23 @@ class LiquidationStatus(IntEnum):
     RESTORED = 1  # equity back above maintenance margin
     PENDING = 2  # no liquidity within the protection band: retried at the next mark update
     CLOSED_OUT = 3  # insolvent: remaining positions taken over by the insurance fund
+
+
+class RfqStatus(IntEnum):
+    """How an RFQ ended (RfqClosed.status)."""
+
+    FILLED = 1
+    EXPIRED = 2
+    CANCELLED = 3  # the taker withdrew it
+
+
+class QuoteStatus(IntEnum):
+    """Why a quote stopped being live (QuoteClosed.status; FIX QuoteStatus follows from it)."""
+
+    ACCEPTED = 1  # executed
+    CANCELLED = 2  # by the maker
+    EXPIRED = 3  # its own validity or the RFQ's ended
+    REPLACED = 4  # by the maker's newer quote
+    REJECTED = 5  # accepted by the taker but the maker's margin check failed
+    PULLED = 6  # market-maker protection triggered
+    RFQ_CLOSED = 7  # the RFQ filled on another quote or was withdrawn

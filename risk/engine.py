@@ -37,6 +37,7 @@ from matching.commands import SmileMark
 from matching.instruments import Instrument
 from matching.ledger import Account
 from matching.reasons import Reason
+from matching.risk_check import PackageFill
 from risk.scenario_kernel import add_scaled, worst_weighted
 from risk.scenarios import ScenarioGrid, build_grid
 from risk.surface import Smile, SurfaceError, VolSurface
@@ -449,6 +450,49 @@ class MarginEngine:
         if amount_micro <= min(equity - im, account.collateral):
             return 0
         return Reason.INSUFFICIENT_FUNDS
+
+    def check_package(self, account: Account, fills: list[PackageFill], fee_micro: int) -> int:
+        """Applies the fills to the engine's aggregates, reads the margin state, and takes them back.
+
+        Exact: the aggregates are integers and whole-number floats, so undoing restores them bit for bit.
+        Equity after the package is the engine's (positions at mark) less what the fills cost at their
+        own prices: premium for options, entry value for perpetuals, the same sign convention for both.
+        """
+        a = self.acct(account)
+        for inst, _, _ in fills:
+            book = self.book(inst.underlying)
+            if book is None or book.val is None:
+                return Reason.NO_MARK
+        equity, im, _ = self.margin_state(account)
+        applied: list[tuple[UnderlyingRiskBook, int, int, int]] = []
+        held: dict[int, int] = {}
+        paid = fee_micro
+        for inst, qty, price in fills:
+            book = self.books[inst.underlying]
+            row = book.row(inst)
+            old = held.get(inst.id)
+            if old is None:
+                pos = account.positions.get(inst.id)
+                old = pos.qty if pos is not None else 0
+            held[inst.id] = old + qty
+            book.apply_fill(a, row, old, old + qty)
+            applied.append((book, row, old, old + qty))
+            paid += qty * price * inst.micro_per_tick_lot
+        after_equity, after_im, _ = self.margin_state(account)
+        for book, row, old, new in reversed(applied):
+            book.apply_fill(a, row, new, old)
+        after_equity -= paid
+        if after_equity >= after_im:
+            return 0
+        if after_im < im and after_equity - after_im >= equity - im:
+            return 0
+        return Reason.INSUFFICIENT_MARGIN
+
+    def delta_per_lot(self, instrument: Instrument) -> int:
+        book = self.book(instrument.underlying)
+        if book is None or book.val is None:
+            return 0
+        return int(book.val.delta[book.row(instrument)])
 
     def on_position_change(
         self, account: Account, instrument: Instrument, old_qty: int, new_qty: int

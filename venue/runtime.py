@@ -95,7 +95,9 @@ class Runtime:
         latest = await self.journal.latest_snapshot()
         if latest is not None:
             seq, state = latest
-            self.sequencer = snapshot.restore(state, self.sequencer.risk, self.sequencer.liquidation_terms)
+            self.sequencer = snapshot.restore(
+                state, self.sequencer.risk, self.sequencer.liquidation_terms, self.sequencer.extensions
+            )
             self._last_snapshot_seq = seq
             start = seq + 1
             if on_snapshot is not None:

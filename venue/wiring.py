@@ -23,6 +23,7 @@ from matching.journal import Journal, open_journal
 from matching.liquidation import LiquidationTerms
 from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
+from rfq.desk import RfqDesk
 from risk.engine import MarginEngine
 from risk.levels_cache import LevelsCache
 from risk.marks import MarkWatch
@@ -77,11 +78,14 @@ def listing_date(settings: VenueSettings) -> date:
 def new_sequencer(
     catalog: Catalog, params: RiskParams | None = None, risk: RiskCheck | None = None
 ) -> Sequencer:
-    """The sequencer with the margin engine plugged in (or ``risk``, e.g. the stand-in for benchmarks)."""
+    """The sequencer with the margin engine plugged in (or ``risk``, e.g. the stand-in for benchmarks)
+    and the RFQ desk hosted."""
     params = params or RiskParams.load()
-    return Sequencer(
+    sequencer = Sequencer(
         catalog.fee_account, risk or MarginEngine(params), LiquidationTerms.from_config(params.liquidation)
     )
+    sequencer.extend(RfqDesk())
+    return sequencer
 
 
 async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | None = None) -> Venue:
