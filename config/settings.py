@@ -69,6 +69,12 @@ class VenueSettings(BaseSettings):
     fix_port: int | None = Field(
         default=None, ge=0, le=65535, description="overrides the sessions file's port"
     )
+    rfq_window_ms: int = Field(
+        default=1_000, ge=50, le=10_000, description="RFQ auction window when a request names none"
+    )
+    rfq_validity_s: int = Field(
+        default=60, ge=1, le=3_600, description="how long an RFQ stays open when a request names no validity"
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     gc_gen0_threshold: int = Field(

@@ -6,6 +6,9 @@ Channels (pub/sub; JSON of the tagged event):
   account.{account}    order, trade, position, balance and liquidation events of that account
   liquidations.all     every liquidation event (started, step, transfer to the insurance fund, ended)
   liquidations.{und}   the steps and transfers in that underlying's instruments
+  rfq.requests         RFQs open to every maker, without the taker (rfq.views has the rules)
+  rfq.{account}        the RFQ events of one account, taker or maker, in the form it may see them
+                       (they also go to account.{account}; block trades also go to trades.{symbol})
 Stream (durable, resumable by id): ``venue.events``, one entry per command record:
   MessagePack of {"seq", "ts_ns", "events"}.
 
@@ -32,6 +35,7 @@ from matching.events import (
     PositionTransferred,
     Trade,
 )
+from rfq.views import RFQ_EVENTS, Audience, routes
 from venue.bus import Bus, BusError
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,15 @@ def channels_for(event: Event) -> Iterable[str]:
         account = getattr(event, name, None)
         if account:
             yield f"account.{account}"
+
+
+def rfq_channels(audience: Audience) -> tuple[str, ...]:
+    kind, target = audience
+    if kind == "account":
+        return (f"rfq.{target}", f"account.{target}")
+    if kind == "tape":
+        return (f"trades.{target}",)
+    return ("rfq.requests",)
 
 
 class Fanout:
@@ -93,6 +106,9 @@ class Fanout:
                     _msgpack.encode({"seq": record.seq, "ts_ns": record.ts_ns, "events": events}),
                 )
                 for event in events:
+                    if isinstance(event, RFQ_EVENTS):
+                        await self._publish_rfq(event)
+                        continue
                     channels = [c for c in channels_for(event) if bus.may_have_subscribers(c)]
                     if not channels:
                         continue
@@ -104,3 +120,12 @@ class Fanout:
                 log.error("fan-out of seq %d failed: %s", record.seq, exc)
             finally:
                 queue.task_done()
+
+    async def _publish_rfq(self, event: Event) -> None:
+        bus = self.bus
+        for audience, message in routes(event):
+            channels = [c for c in rfq_channels(audience) if bus.may_have_subscribers(c)]
+            if channels:
+                payload = _json.encode(message)
+                for channel in channels:
+                    await bus.publish(channel, payload)

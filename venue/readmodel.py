@@ -16,6 +16,7 @@ from typing import Any
 from matching.commands import CommandRecord
 from matching.events import (
     BalanceChanged,
+    BlockTrade,
     BookDelta,
     Event,
     InstrumentHalted,
@@ -84,6 +85,7 @@ class ReadModel:
         self.last_seq = 0
         self.books: dict[str, BookView] = {}
         self.trades: dict[str, deque[Trade]] = {}
+        self.block_trades: dict[str, deque[BlockTrade]] = {}  # RFQ legs: on the tape, not in the ticker
         self.accounts: dict[str, AccountView] = {}
         self.orders: dict[int, OrderView] = {}
         self.index_micro: dict[str, int] = {}
@@ -181,6 +183,12 @@ class ReadModel:
             if leaves == 0:
                 self._close(order_id)
 
+    def _block_trade(self, e: BlockTrade) -> None:
+        recent = self.block_trades.get(e.symbol)
+        if recent is None:
+            recent = self.block_trades[e.symbol] = deque(maxlen=RECENT_TRADES)
+        recent.append(e)
+
     def _accepted(self, e: OrderAccepted) -> None:
         view = OrderView(
             e.order_id, e.account, e.client_order_id, e.symbol, e.side, e.order_type, e.tif, e.price_ticks,
@@ -238,6 +246,7 @@ class ReadModel:
 _HANDLERS: dict[type, Callable[[ReadModel, Any], None]] = {
     BookDelta: ReadModel._delta,
     Trade: ReadModel._trade,
+    BlockTrade: ReadModel._block_trade,
     OrderAccepted: ReadModel._accepted,
     OrderCancelled: ReadModel._cancelled,
     OrderExpired: ReadModel._cancelled,

@@ -23,6 +23,7 @@ import asyncpg
 from matching.commands import CommandRecord
 from matching.events import (
     BalanceChanged,
+    BlockTrade,
     Event,
     OrderAccepted,
     OrderCancelled,
@@ -158,6 +159,24 @@ class Batch:
                 )
                 self._fill(
                     e.taker_order_id, e.taker_cum_qty, e.taker_leaves_qty, e.taker_cum_value, seq, known
+                )
+            elif isinstance(e, BlockTrade):  # an RFQ leg: no orders behind it (order ids 0)
+                self.trades.append(
+                    (
+                        e.trade_id,
+                        seq,
+                        record.ts_ns,
+                        e.symbol,
+                        e.price_ticks,
+                        e.qty_lots,
+                        e.side,
+                        0,
+                        0,
+                        e.maker_account,
+                        e.taker_account,
+                        e.maker_fee_micro,
+                        e.taker_fee_micro,
+                    )
                 )
             elif isinstance(e, OrderCancelled | OrderExpired):
                 status = "cancelled" if isinstance(e, OrderCancelled) else "expired"

@@ -171,12 +171,20 @@ class Runtime:
         return await self.submit_nowait(command)
 
     async def _timer_loop(self, poll_s: float = 0.05) -> None:
-        """Submit a ClockTick when a GTD expiry or a breaker cool-off falls due and no command came."""
+        """Submit a ClockTick when a GTD expiry, a breaker cool-off or an RFQ deadline (auction window,
+        quote or RFQ expiry, protection cool-off) falls due and no command came: sleeps until the
+        earliest one, so an auction closes within about a millisecond of its window."""
         while True:
-            await asyncio.sleep(poll_s)
             due = self.sequencer.next_timer_ns()
-            if due and due <= self.clock() and not self._intake:
-                await self.submit(ClockTick())
+            now = self.clock()
+            if due and due <= now:
+                if not self._intake:
+                    await self.submit(ClockTick())
+                    continue
+                wait = 0.001  # the queued command's record will run the timers
+            else:
+                wait = poll_s if not due else min(poll_s, (due - now) / 1e9)
+            await asyncio.sleep(wait)
 
     # -- stages -------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from config.catalog import Catalog
@@ -23,6 +23,7 @@ from matching.journal import Journal, open_journal
 from matching.liquidation import LiquidationTerms
 from matching.risk_check import RiskCheck
 from matching.sequencer import Sequencer
+from rfq.board import RfqBoard
 from rfq.desk import RfqDesk
 from risk.engine import MarginEngine
 from risk.levels_cache import LevelsCache
@@ -52,6 +53,7 @@ class Venue:
     marks: MarkFeed
     mark_watch: MarkWatch
     levels: LevelsCache
+    rfq_board: RfqBoard = field(default_factory=RfqBoard)
     fix: Acceptor | None = None
 
     async def stop(self) -> None:
@@ -102,7 +104,13 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     fanout = Fanout(bus)
     runtime = Runtime(sequencer, journal, snapshot_every=settings.snapshot_every)
     readmodel = ReadModel()
-    recovered = await runtime.recover(observers=[readmodel.apply], on_snapshot=readmodel.load)
+    board = RfqBoard()
+
+    def restored(sequencer: Sequencer) -> None:
+        readmodel.load(sequencer)
+        board.load(desk_of(sequencer))
+
+    recovered = await runtime.recover(observers=[readmodel.apply, board.listener], on_snapshot=restored)
     sequencer = runtime.sequencer  # restored from a snapshot if there was one
     records = Records(journal)
     await records.open()
@@ -110,6 +118,7 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     records.start()
     runtime.listeners.append(readmodel.apply)
     runtime.listeners.append(records.listener)
+    runtime.listeners.append(board.listener)  # before the fan-out: a maker's quote finds the RFQ it saw
     runtime.listeners.append(fanout.listener)
     fanout.start()
     runtime.start()
@@ -129,11 +138,18 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     marks.start()
     venue = Venue(
         settings, catalog, runtime.sequencer, journal, runtime, bus, fanout, readmodel, records, recovered,
-        risk_params, marks, watch, levels,
+        risk_params, marks, watch, levels, board,
     )  # fmt: skip
     if settings.fix_enabled:
         venue.fix = start_fix(venue)
     return venue
+
+
+def desk_of(sequencer: Sequencer) -> RfqDesk:
+    desk = next((e for e in sequencer.extensions if isinstance(e, RfqDesk)), None)
+    if desk is None:
+        raise RuntimeError("the sequencer hosts no RFQ desk (build it with new_sequencer)")
+    return desk
 
 
 def start_fix(venue: Venue) -> Acceptor:

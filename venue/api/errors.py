@@ -6,7 +6,13 @@ from fastapi.responses import JSONResponse
 
 from matching.reasons import Reason, text
 
-NOT_FOUND = {Reason.UNKNOWN_INSTRUMENT, Reason.UNKNOWN_ACCOUNT, Reason.ORDER_NOT_FOUND}
+NOT_FOUND = {
+    Reason.UNKNOWN_INSTRUMENT,
+    Reason.UNKNOWN_ACCOUNT,
+    Reason.ORDER_NOT_FOUND,
+    Reason.RFQ_NOT_FOUND,
+    Reason.QUOTE_NOT_FOUND,
+}
 CONFLICT = {
     Reason.DUPLICATE_CLIENT_ORDER_ID,
     Reason.INSTRUMENT_HALTED,
@@ -17,20 +23,28 @@ CONFLICT = {
     Reason.FOK_NOT_FILLED,
     Reason.DUPLICATE_REFERENCE,
     Reason.NO_LIQUIDITY,
+    Reason.RFQ_CLOSED,
+    Reason.RFQ_WINDOW_OPEN,
+    Reason.RFQ_DUPLICATE_ID,
+    Reason.MMP_FROZEN,
 }
+FORBIDDEN = {Reason.RFQ_NOT_PERMITTED}
 UNPROCESSABLE = {
     Reason.INSUFFICIENT_MARGIN,
     Reason.INSUFFICIENT_FUNDS,
     Reason.REDUCE_ONLY_WOULD_INCREASE,
     Reason.NO_MARK,
     Reason.NOT_BELOW_MAINTENANCE,
+    Reason.COUNTERPARTY_MARGIN,
 }
 
 
 def http_status(reason: int) -> int:
-    """400 for bad input, 404 for unknown things, 409 for state conflicts, 422 for risk refusals."""
+    """400 bad input, 403 not permitted, 404 unknown things, 409 state conflicts, 422 risk refusals."""
     if reason in NOT_FOUND:
         return 404
+    if reason in FORBIDDEN:
+        return 403
     if reason in CONFLICT:
         return 409
     if reason in UNPROCESSABLE:

@@ -85,17 +85,25 @@ def book(request: Request, symbol: str, depth: Annotated[int, Query(ge=1, le=500
 def trades(
     request: Request, symbol: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> list[dict[str, Any]]:
-    """The most recent trades, newest first."""
+    """The most recent trades, newest first; RFQ block trades are flagged ``block`` (side: the taker's)."""
     inst = instrument_of(request, symbol)
-    recent = list(venue_of(request).readmodel.trades.get(symbol, ()))[-limit:]
+    model = venue_of(request).readmodel
+    book = [
+        (t.trade_id, t.price_ticks, t.qty_lots, t.aggressor_side, False) for t in model.trades.get(symbol, ())
+    ]
+    block = [
+        (t.trade_id, t.price_ticks, t.qty_lots, t.side, True) for t in model.block_trades.get(symbol, ())
+    ]
+    recent = sorted(book[-limit:] + block[-limit:])[-limit:]
     return [
         {
-            "trade_id": t.trade_id,
-            "price": str(inst.ticks_to_price(t.price_ticks)),
-            "quantity": str(inst.lots_to_qty(t.qty_lots)),
-            "aggressor": "buy" if t.aggressor_side > 0 else "sell",
+            "trade_id": trade_id,
+            "price": str(inst.ticks_to_price(price)),
+            "quantity": str(inst.lots_to_qty(qty)),
+            "aggressor": "buy" if side > 0 else "sell",
+            "block": is_block,
         }
-        for t in reversed(recent)
+        for trade_id, price, qty, side, is_block in reversed(recent)
     ]
 
 

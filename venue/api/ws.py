@@ -4,10 +4,16 @@ Client messages (JSON):
   {"op": "auth", "key": "vk_..."}                    (or an X-API-Key header on the handshake)
   {"op": "subscribe", "channel": "orderbook@BTC-PERP"}
   {"op": "unsubscribe", "channel": "orderbook@BTC-PERP"}
+  {"op": "rfq_quote", "rfq_id": 7, "account": "MM1", "client_quote_id": "q1",
+   "bid": ["1200.5"], "offer": ["1210"], "valid_ms": 0}          (makers; the REST quote body plus rfq_id)
+  {"op": "rfq_cancel_quote", "rfq_id": 7, "account": "MM1"}      (rfq_id 0: every live quote)
 Channels: orderbook@{symbol} (a snapshot, then deltas; every message carries delta_seq, and a client
-that sees a gap must resubscribe), trades@{symbol}, ticker@{symbol}, account@{id} and position@{id}
-(keys that may read the account), liquidations@all and liquidations@{underlying}.
-Server messages: {"op": "subscribed"|"unsubscribed"|"error", ...} and {"channel": ..., "data": ...}.
+that sees a gap must resubscribe), trades@{symbol} (block trades flagged ``block``), ticker@{symbol},
+account@{id} and position@{id} (keys that may read the account), liquidations@all and
+liquidations@{underlying}, rfq@{id}: the account's RFQ events as a taker or maker (rfq.views says what
+each side sees) and, for market-maker keys, every RFQ open to all makers.
+Server messages: {"op": "subscribed"|"unsubscribed"|"error", ...}, {"channel": ..., "data": ...} and
+{"op": "rfq_quote_ack"|"rfq_cancel_ack", ...} answers carrying the REST answer's body.
 """
 
 from __future__ import annotations
@@ -20,17 +26,22 @@ from typing import Any
 
 import msgspec
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
+from matching.commands import RfqQuoteCancel
+from matching.events import QuoteClosed
 from venue.api.deps import ApiError, ws_key
 from venue.api.keys import OVERSIGHT_ROLES, READING_ROLES, ApiKey
 from venue.api.market import ticker_for
+from venue.api.rfq import MAKER_ROLES, QuoteBody, enter_quote, quote_answer
 from venue.bus import Subscription
 from venue.wiring import Venue
 
 router = APIRouter()
 TICKER_MIN_INTERVAL_S = 0.1
 PUBLIC = {"orderbook", "trades", "ticker", "liquidations"}
-PRIVATE = {"account", "position"}
+PRIVATE = {"account", "position", "rfq"}
 
 
 class Session:
@@ -75,9 +86,14 @@ class Session:
             "liquidations": f"liquidations.{target}",
             "account": f"account.{target}",
             "position": f"account.{target}",
+            "rfq": f"rfq.{target}",
         }[kind]
         subscription = await self.venue.bus.subscribe(bus_channel)
-        extra = await self.venue.bus.subscribe(f"trades.{target}") if kind == "ticker" else None
+        extra = None
+        if kind == "ticker":
+            extra = await self.venue.bus.subscribe(f"trades.{target}")
+        elif kind == "rfq" and self.key is not None and self.key.roles & MAKER_ROLES:
+            extra = await self.venue.bus.subscribe("rfq.requests")
         self.tasks[channel] = asyncio.create_task(self.forward(channel, kind, target, subscription, extra))
         await self.send({"op": "subscribed", "channel": channel})
 
@@ -95,6 +111,8 @@ class Session:
                 await self.forward_book(channel, target, subscription)
             elif kind == "ticker":
                 await self.forward_ticker(channel, target, subscription, extra)
+            elif extra is not None:
+                await asyncio.gather(self.relay(channel, subscription), self.relay(channel, extra))
             else:
                 async for payload in subscription:
                     data = msgspec.json.decode(payload)
@@ -105,6 +123,37 @@ class Session:
             await subscription.close()
             if extra is not None:
                 await extra.close()
+
+    async def relay(self, channel: str, subscription: Subscription) -> None:
+        async for payload in subscription:
+            await self.send({"channel": channel, "data": msgspec.json.decode(payload)})
+
+    async def rfq_op(self, op: str, message: dict[str, Any]) -> None:
+        """A maker's quote or quote cancel; answered with the REST answer's body (or an error)."""
+        try:
+            body = {k: v for k, v in message.items() if k not in {"op", "rfq_id"}}
+            rfq_id = int(message.get("rfq_id", 0))
+            account = str(body.get("account", ""))
+        except (TypeError, ValueError):
+            await self.error("bad_message", "rfq_id must be an integer")
+            return
+        if self.key is None or not self.key.roles & MAKER_ROLES or not self.key.may_act_for(account):
+            await self.error("not_permitted", f"this connection may not quote for account {account!r}")
+            return
+        if op == "rfq_quote":
+            try:
+                quote = QuoteBody.model_validate(body)
+            except ValidationError as exc:
+                await self.error("bad_message", str(exc.errors(include_url=False, include_input=False)))
+                return
+            answer = quote_answer(await enter_quote(self.venue, rfq_id, quote))
+        else:
+            record, events = await self.venue.runtime.submit(RfqQuoteCancel(account=account, rfq_id=rfq_id))
+            answer = {"seq": record.seq, "cancelled": sum(isinstance(e, QuoteClosed) for e in events)}
+        if isinstance(answer, JSONResponse):
+            await self.send({"op": "error", "request": op, **json.loads(bytes(answer.body))})
+        else:
+            await self.send({"op": f"{op}_ack" if op == "rfq_quote" else "rfq_cancel_ack", **answer})
 
     async def forward_book(self, channel: str, symbol: str, subscription: Subscription) -> None:
         """Snapshot from the read model, then deltas newer than it (the bus lags the read model)."""
@@ -173,8 +222,12 @@ async def stream(websocket: WebSocket) -> None:
                 await session.subscribe(channel)
             elif op == "unsubscribe" and isinstance(channel, str):
                 await session.unsubscribe(channel)
+            elif op in ("rfq_quote", "rfq_cancel_quote"):
+                await session.rfq_op(op, message)
             else:
-                await session.error("bad_message", "op must be auth, subscribe or unsubscribe with a channel")
+                await session.error(
+                    "bad_message", "op must be auth, subscribe, unsubscribe, rfq_quote or rfq_cancel_quote"
+                )
     except (WebSocketDisconnect, ApiError):
         pass
     finally:
