@@ -241,11 +241,13 @@ class Batch:
 
 
 class Records:
-    """Writes batches to the journal's database and answers queries from it."""
+    """Writes batches beside the journal and answers queries from them: in the journal's PostgreSQL
+    database, or for the embedded journal in a SQLite file of their own next to it
+    (``journal.records.sqlite3``), so their transactions never hold the lock a journal commit needs."""
 
     def __init__(self, journal: Journal) -> None:
         self.journal = journal
-        self._sqlite: sqlite3.Connection | None = None  # its own connection: the journal's is not shared
+        self._sqlite: sqlite3.Connection | None = None
         self._open: dict[int, list[Any]] = {}  # rows of orders still open, by id
         self._queue: asyncio.Queue[tuple[CommandRecord, list[Event]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -256,9 +258,9 @@ class Records:
 
     async def open(self) -> None:
         if isinstance(self.journal, SqliteJournal):
-            self._sqlite = sqlite3.connect(
-                self.journal.path, timeout=30, check_same_thread=False, isolation_level=None
-            )
+            path = self.journal.path.with_suffix(".records" + self.journal.path.suffix)
+            self._sqlite = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+            self._sqlite.execute("PRAGMA journal_mode=WAL")  # queries read while a batch is written
             # derived data: a commit lost to a power cut rolls back with its records_state seq, and
             # catch_up re-projects it from the journal, so no fsync per commit is needed here
             self._sqlite.execute("PRAGMA synchronous=NORMAL")

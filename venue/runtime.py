@@ -170,10 +170,13 @@ class Runtime:
     async def submit(self, command: Command) -> tuple[CommandRecord, list[Event]]:
         return await self.submit_nowait(command)
 
-    async def _timer_loop(self, poll_s: float = 0.05) -> None:
+    async def _timer_loop(self, poll_s: float = 0.05, spin_s: float = 0.0015) -> None:
         """Submit a ClockTick when a GTD expiry, a breaker cool-off or an RFQ deadline (auction window,
-        quote or RFQ expiry, protection cool-off) falls due and no command came: sleeps until the
-        earliest one, so an auction closes within about a millisecond of its window."""
+        quote or RFQ expiry, protection cool-off) falls due and no command came.
+
+        Sleeps until ``spin_s`` before the earliest one, then yields to the loop until it is due: the
+        loop's timers fire up to a millisecond late, and an auction's close is on the taker's clock.
+        """
         while True:
             due = self.sequencer.next_timer_ns()
             now = self.clock()
@@ -182,8 +185,11 @@ class Runtime:
                     await self.submit(ClockTick())
                     continue
                 wait = 0.001  # the queued command's record will run the timers
+            elif not due:
+                wait = poll_s
             else:
-                wait = poll_s if not due else min(poll_s, (due - now) / 1e9)
+                left = (due - now) / 1e9
+                wait = 0.0 if left <= spin_s else min(poll_s, left - spin_s)
             await asyncio.sleep(wait)
 
     # -- stages -------------------------------------------------------------------------------------
