@@ -60,6 +60,9 @@ class SessionConfig(_Strict):
     rate_per_s: float = Field(default=100.0, gt=0, description="application messages per second")
     burst: int = Field(default=200, ge=1)
     cancel_on_disconnect: bool = False
+    rfq_maker: bool = Field(
+        default=False, description="receives RFQs its accounts may quote and may answer them (order entry)"
+    )
 
     @field_validator("password_hash")
     @classmethod
@@ -72,6 +75,8 @@ class SessionConfig(_Strict):
     def _some_credential(self) -> SessionConfig:
         if self.password_hash is None and self.secret_env is None:
             raise ValueError(f"session {self.target_comp_id}: needs password_hash or secret_env")
+        if self.rfq_maker and self.role is not SessionRole.ORDER_ENTRY:
+            raise ValueError(f"session {self.target_comp_id}: rfq_maker needs the order_entry role")
         return self
 
     def signing_secret(self) -> bytes | None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from matching.commands import Command, CommandRecord
 from matching.events import Event, Trade
 from matching.instruments import Instrument
+from rfq.board import OpenRfq
 
 Listener = Callable[[CommandRecord, list[Event]], None]
 
@@ -98,3 +99,12 @@ class Core(Protocol):
         ...
 
     def margin(self, account: str) -> Margin | None: ...
+
+    @property
+    def rfqs(self) -> Mapping[int, OpenRfq]:
+        """Open RFQs by id, from durable events (updated before the gateway's listener runs)."""
+        ...
+
+    def rfq_defaults(self) -> tuple[int, int]:
+        """(auction window, validity) in ns for a request that names neither."""
+        ...

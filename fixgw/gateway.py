@@ -31,6 +31,7 @@ import quickfix as fix
 from config.fix_sessions import FixConfig, SessionConfig, SessionRole
 from fixgw import fields as f
 from fixgw import inbound, marketdata, positions
+from fixgw import quoting as rfq_quoting
 from fixgw.core import Core, OpenOrder
 from fixgw.inbound import Refused
 from fixgw.marketdata import MdRefused, Subscription
@@ -68,7 +69,9 @@ log = logging.getLogger(__name__)
 
 ORDER_MESSAGES = frozenset({"D", "F", "G", "q"})
 ALLOWED: dict[SessionRole, frozenset[str]] = {
-    SessionRole.ORDER_ENTRY: frozenset({"D", "F", "G", "H", "q", "AF", "x", "V", "AN", "BB"}),
+    SessionRole.ORDER_ENTRY: frozenset(
+        {"D", "F", "G", "H", "q", "AF", "x", "V", "AN", "BB", "R", "S", "Z", "AJ"}
+    ),
     SessionRole.MARKET_DATA: frozenset({"x", "V"}),
     SessionRole.DROP_COPY: frozenset({"H", "AF", "x", "AN", "BB"}),
 }
@@ -123,10 +126,25 @@ class Gateway:
             for a in self._served
         }
         self._tasks: set[asyncio.Task[None]] = set()
+        self.quoting = rfq_quoting.Quoting(self)
         self.send_lock = threading.Lock()
         self.closed = False  # set (under send_lock) when the acceptor stops: nothing is sent after
         self.sent = 0
         self.received = 0
+
+    def serves(self, account: str) -> bool:
+        """Some session of this acceptor trades for ``account``."""
+        return account in self._served
+
+    def by_account(self, account: str) -> tuple[tuple[SessionState, ...], tuple[SessionState, ...]]:
+        """(order-entry sessions, drop-copy sessions) of ``account``."""
+        return self._by_account.get(account, ((), ()))
+
+    def drop_copies(self, account: str) -> tuple[SessionState, ...]:
+        return self._by_account.get(account, ((), ()))[1]
+
+    def maker_sessions(self) -> list[SessionState]:
+        return [s for s in self.sessions.values() if s.config.rfq_maker]
 
     def _with(self, account: str, role: SessionRole) -> tuple[SessionState, ...]:
         return tuple(
@@ -223,23 +241,21 @@ class Gateway:
             self._market_data(state, message)
             return
         account = self._account(state, message)
-        if account is None:
-            return
-        if kind == "D":
-            self._new_order(state, message, account)
-        elif kind in ("F", "G"):
-            self._cancel_or_replace(state, message, account)
-        elif kind == "q":
-            self._mass_cancel(state, message, account)
-        elif kind == "H":
-            self._spawn(self._order_status(state, message, account))
-        elif kind == "AF":
-            self._mass_status(state, message, account)
-        elif kind == "AN":
-            for msg_type, pairs in positions.position_reports(message, account, self.core, self.clock()):
-                self.send(state, msg_type, pairs)
-        elif kind == "BB":
-            self.send(state, *positions.collateral_report(message, account, self.core, self.clock()))
+        if account is not None:
+            _ACCOUNT_MESSAGES[kind](self, state, message, account)
+
+    def _positions(self, state: SessionState, message: FixMessage, account: str) -> None:
+        for msg_type, pairs in positions.position_reports(message, account, self.core, self.clock()):
+            self.send(state, msg_type, pairs)
+
+    def _collateral(self, state: SessionState, message: FixMessage, account: str) -> None:
+        self.send(state, *positions.collateral_report(message, account, self.core, self.clock()))
+
+    def _order_status_request(self, state: SessionState, message: FixMessage, account: str) -> None:
+        self._spawn(self._order_status(state, message, account))
+
+    def _rfq(self, state: SessionState, message: FixMessage, account: str) -> None:
+        self.quoting.handle(state, message, account)
 
     def _account(self, state: SessionState, message: FixMessage) -> str | None:
         account = message.get(f.ACCOUNT)
@@ -254,6 +270,10 @@ class Gateway:
         else:
             self.reject_business(state, message, 6 if account else 5, text, message.get(f.CL_ORD_ID))
         return None
+
+    def submit_for(self, state: SessionState, message: FixMessage, command: Command) -> None:
+        """Submit ``command`` on behalf of ``message``: its events are answered to ``state``."""
+        self._submit(state, message, command)
 
     def _submit(self, state: SessionState, message: FixMessage, command: Command) -> None:
         self._origins[id(command)] = Origin(state, message, command)
@@ -306,6 +326,9 @@ class Gateway:
         cl_ord_id = message.get(f.CL_ORD_ID)
         if message.get(f.POSS_RESEND) == "Y":
             self._spawn(self._possible_resend(state, message, account, cl_ord_id))
+            return
+        if message.get(f.ORD_TYPE) == f.PREVIOUSLY_QUOTED or message.get(f.QUOTE_ID):
+            self.quoting.handle(state, message, account)  # a hit on an RFQ quote
             return
         try:
             command = inbound.new_order(message, account, self.core.instruments)
@@ -519,16 +542,22 @@ class Gateway:
         origin = self._origins.pop(id(record.command), None) if self._origins else None
         moved: set[str] = set()
         trades: list[Trade] = []
+        rfq_events: list[tuple[int, Event]] = []
         for i, event in enumerate(events):
             kind = type(event)
             if kind is BookDelta:
                 moved.add(event.symbol)  # type: ignore[union-attr]
+                continue
+            if kind in _RFQ_KINDS:
+                rfq_events.append((i, event))
                 continue
             handler = _HANDLERS.get(kind)
             if handler is not None:
                 handler(self, record, i, event, origin)
             if kind is Trade:
                 trades.append(event)  # type: ignore[arg-type]
+        if rfq_events or (origin is not None and origin.message.msg_type == "Z"):
+            self.quoting.on_events(record, rfq_events, origin)
         if moved or trades:
             self._publish_market_data(moved, trades, record.ts_ns)
 
@@ -766,6 +795,23 @@ _HANDLERS: dict[type, Callable[[Gateway, CommandRecord, int, Any, Origin | None]
     MassCancelDone: Gateway._on_mass_cancel_done,
 }
 
+_RFQ_KINDS = frozenset(rfq_quoting.RFQ_EVENTS)
+
+# application messages that act for an account, by MsgType
+_ACCOUNT_MESSAGES: dict[str, Callable[[Gateway, SessionState, FixMessage, str], None]] = {
+    "D": Gateway._new_order,
+    "F": Gateway._cancel_or_replace,
+    "G": Gateway._cancel_or_replace,
+    "q": Gateway._mass_cancel,
+    "H": Gateway._order_status_request,
+    "AF": Gateway._mass_status,
+    "AN": Gateway._positions,
+    "BB": Gateway._collateral,
+    "R": Gateway._rfq,
+    "S": Gateway._rfq,
+    "Z": Gateway._rfq,
+    "AJ": Gateway._rfq,
+}
 
 FINISHED_KEPT = 100_000
 

@@ -50,9 +50,18 @@ HIDDEN_FROM_MAKERS = ("account", "client_rfq_id", "counterparties", "min_price_m
 PRIVATE_TO_PARTIES = ("taker_account", "maker_account", "taker_fee_micro", "maker_fee_micro", "quote_id")
 
 
+def _named(value: Any) -> Any:
+    """Nested structs (legs, quotes) as objects with field names: they are stored as arrays."""
+    if isinstance(value, msgspec.Struct):
+        return {name: _named(getattr(value, name)) for name in value.__struct_fields__}
+    if isinstance(value, tuple | list):
+        return [_named(item) for item in value]
+    return value
+
+
 def message(event: Event, drop: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"type": type(event).__name__}
-    data.update(msgspec.to_builtins(msgspec.structs.asdict(event)))
+    data.update(_named(event))
     for name in drop:
         data.pop(name, None)
     data.update(extra)

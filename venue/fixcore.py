@@ -11,6 +11,7 @@ from fixgw.core import Listener, Margin
 from matching.commands import Command
 from matching.events import Trade
 from matching.instruments import Instrument
+from rfq.board import OpenRfq
 from risk.engine import MarginEngine
 from venue.readmodel import OrderView
 
@@ -91,3 +92,11 @@ class VenueCore:
         portfolio = isinstance(risk, MarginEngine) and account in risk.portfolio
         stale = bool(self.venue.mark_watch.stale(time.time_ns(), list(self.venue.catalog.underlyings)))
         return Margin(equity, initial, maintenance, portfolio, stale)
+
+    @property
+    def rfqs(self) -> Mapping[int, OpenRfq]:
+        return self.venue.rfq_board.open
+
+    def rfq_defaults(self) -> tuple[int, int]:
+        settings = self.venue.settings
+        return settings.rfq_window_ms * 1_000_000, settings.rfq_validity_s * 1_000_000_000
