@@ -32,6 +32,11 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
 CHUNK = 10_000
 
 
+# A commit of a few rows (~0.3 ms with its fsync) costs less on the loop than the hand-over to a worker
+# thread and back; larger ones go to the thread so the applier keeps running meanwhile.
+INLINE_ROWS = 8
+
+
 class SqliteJournal:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -91,7 +96,10 @@ class SqliteJournal:
             return
         async with self._lock:
             try:
-                await asyncio.to_thread(self._append, rows)
+                if len(rows) <= INLINE_ROWS:
+                    self._append(rows)
+                else:
+                    await asyncio.to_thread(self._append, rows)
             except sqlite3.Error as exc:
                 raise JournalError(f"sqlite append failed: {exc}") from exc
 

@@ -69,6 +69,7 @@ class Venue:
         await self.records.close()
         await self.journal.close()
         await self.bus.close()
+        gc.unfreeze()  # a process that starts another venue (tests, benches) can collect this one
 
 
 def listing_date(settings: VenueSettings) -> date:
@@ -142,6 +143,10 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     )  # fmt: skip
     if settings.fix_enabled:
         venue.fix = start_fix(venue)
+    # What start-up built (catalog, replayed state, risk arrays) lives as long as the process: out of
+    # the collector's generations, so a full collection under load scans only what came after.
+    gc.collect()
+    gc.freeze()
     return venue
 
 
