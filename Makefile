@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/venue bench risk --json
 	$(BIN)/venue bench settlement-gas --json
 	$(BIN)/venue bench fix --json
+	$(BIN)/venue bench rfq --json
 
 # Recompile the Solidity sources into contracts/artifacts/ (commit the result).
 contracts: install

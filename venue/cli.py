@@ -25,6 +25,7 @@ class BenchArea(StrEnum):
     RISK = "risk"
     SETTLEMENT_GAS = "settlement-gas"
     FIX = "fix"
+    RFQ = "rfq"
 
 
 @app.command()
@@ -318,6 +319,10 @@ def bench(
         from venue.bench import fix
 
         result = fix.run()
+    elif area is BenchArea.RFQ:
+        from venue.bench import rfq
+
+        result = rfq.run()
     elif area is BenchArea.SETTLEMENT_GAS:
         from venue.bench import settlement_gas
 
