@@ -64,6 +64,7 @@ from matching.events import (
 from matching.reasons import Reason
 from matching.reasons import text as reason_text
 from matching.types import CancelRequest, MassCancelScope
+from rfq.views import RFQ_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -795,7 +796,7 @@ _HANDLERS: dict[type, Callable[[Gateway, CommandRecord, int, Any, Origin | None]
     MassCancelDone: Gateway._on_mass_cancel_done,
 }
 
-_RFQ_KINDS = frozenset(rfq_quoting.RFQ_EVENTS)
+_RFQ_KINDS = frozenset(RFQ_EVENTS)  # the FIX side handles those it has a message for
 
 # application messages that act for an account, by MsgType
 _ACCOUNT_MESSAGES: dict[str, Callable[[Gateway, SessionState, FixMessage, str], None]] = {

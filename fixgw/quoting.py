@@ -70,17 +70,6 @@ from rfq.requests import RequestError
 if TYPE_CHECKING:
     from fixgw.gateway import Gateway, Origin, SessionState
 
-RFQ_EVENTS = (
-    RfqOpened,
-    RfqRejected,
-    QuoteEntered,
-    QuoteRejected,
-    QuoteClosed,
-    RfqQuotes,
-    RfqAcceptRejected,
-    BlockTrade,
-    RfqClosed,
-)
 _CLOSED_STATUS = {
     QuoteStatus.ACCEPTED: wire.QS_TRADED,
     QuoteStatus.CANCELLED: wire.QS_CANCELED,
@@ -102,21 +91,14 @@ class TakerRfq:
     shown: set[int] = field(default_factory=set)  # quote ids sent as Quote (S)
 
 
-@dataclass(slots=True)
-class MakerQuote:
-    rfq_id: int
-    account: str
-    client_quote_id: str
-    session: str | None
-
-
 class Quoting:
     """The RFQ half of the gateway; runs on the venue's event loop like the rest of it."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
         self.takers: dict[int, TakerRfq] = {}  # open RFQs of served taker accounts
-        self.quotes: dict[int, MakerQuote] = {}  # live quotes of served maker accounts
+        # live quotes of served maker accounts -> the session that entered them (None: another door)
+        self.quotes: dict[int, str | None] = {}
 
     # -- inbound -------------------------------------------------------------------------------------
 
@@ -286,14 +268,14 @@ class Quoting:
         if not self.gw.serves(e.account):
             return
         session = self._origin_session(origin)
-        quote = MakerQuote(e.rfq_id, e.account, e.client_quote_id, session.name if session else None)
-        self.quotes[e.quote_id] = quote
+        entered_by = session.name if session is not None else None
+        self.quotes[e.quote_id] = entered_by
         pairs = wire.status_report(
             str(e.rfq_id), e.client_quote_id or str(e.quote_id), wire.QS_ACCEPTED, record.ts_ns,
             rfq_id=e.rfq_id, account=e.account, venue_quote_id=e.quote_id, bid_micro=e.bid_micro,
             offer_micro=e.offer_micro, expire_ns=e.expire_ns,
         )  # fmt: skip
-        for state in self._maker_sessions(e.account, quote.session):
+        for state in self._maker_sessions(e.account, entered_by):
             self.gw.send(state, "AI", pairs)
 
     def _quote_rejected(
@@ -303,15 +285,15 @@ class Quoting:
             self.refuse(origin.session, origin.message, e.account, e.reason, e.text)
 
     def _closed(self, record: CommandRecord, i: int, e: QuoteClosed, origin: Origin | None, _: Any) -> None:
-        quote = self.quotes.pop(e.quote_id, None)
-        if quote is None:
+        if e.quote_id not in self.quotes:
             return
+        entered_by = self.quotes.pop(e.quote_id)
         words = e.text if e.status != QuoteStatus.REPLACED else "replaced by a newer quote"
         pairs = wire.status_report(
             str(e.rfq_id), e.client_quote_id or str(e.quote_id), _CLOSED_STATUS[QuoteStatus(e.status)],
             record.ts_ns, rfq_id=e.rfq_id, account=e.account, venue_quote_id=e.quote_id, text=words,
         )  # fmt: skip
-        for state in self._maker_sessions(e.account, quote.session):
+        for state in self._maker_sessions(e.account, entered_by):
             self.gw.send(state, "AI", pairs)
 
     def _board(self, record: CommandRecord, i: int, e: RfqQuotes, origin: Origin | None, _: Any) -> None:
@@ -358,14 +340,13 @@ class Quoting:
                 ts_ns=record.ts_ns,
             )  # fmt: skip
             self._to(self._taker_sessions(taker), gw.drop_copies(e.taker_account), "8", pairs)
-        quote = self.quotes.get(e.quote_id)
         if gw.serves(e.maker_account):
             closed = closing.get(e.quote_id)
             pairs = wire.block_execution(
                 e, inst, maker=True, client_order_id=closed.client_quote_id if closed else "",
                 exec_id=f"{record.seq}-{i}-M", ts_ns=record.ts_ns,
             )  # fmt: skip
-            makers = self._maker_sessions(e.maker_account, quote.session if quote else None)
+            makers = self._maker_sessions(e.maker_account, self.quotes.get(e.quote_id))
             self._to(makers, gw.drop_copies(e.maker_account), "8", pairs)
 
     def _rfq_closed(self, record: CommandRecord, i: int, e: RfqClosed, origin: Origin | None, _: Any) -> None:

@@ -102,7 +102,10 @@ async def _run(with_console: bool) -> None:
     err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")
     if venue.fix is not None:
         fix_config = venue.fix.config
-        sessions = ", ".join(f"{s.target_comp_id} ({s.role})" for s in fix_config.sessions)
+        sessions = ", ".join(
+            f"{s.target_comp_id} ({s.role}{', rfq maker' if s.rfq_maker else ''})"
+            for s in fix_config.sessions
+        )
         err.print(
             f"  FIX 4.4           {venue.fix.address} as {fix_config.acceptor.sender_comp_id}; "
             f"sessions {sessions} ({settings.fix_sessions_file.name})"
