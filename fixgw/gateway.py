@@ -268,6 +268,8 @@ class Gateway:
         text = f"account {account!r} not permitted on this session" if account else "Account (1) is required"
         if message.msg_type == "D":
             self._reject_order(state, message, account, Reason.UNKNOWN_ACCOUNT, text)
+        elif message.msg_type in ("R", "S", "Z"):
+            self.quoting.refuse(state, message, account, Reason.RFQ_NOT_PERMITTED, text)
         else:
             self.reject_business(state, message, 6 if account else 5, text, message.get(f.CL_ORD_ID))
         return None

@@ -214,6 +214,8 @@ def test_refusals_expiry_and_roles(rfq_venue: tuple[FixVenue, str]) -> None:
         assert fields(hf1.app("AG", t131="bad2"))["658"] == "3"
         hf1.send("R", [(131, "bad3"), (146, 1), (55, inst.symbol), (38, "0.00001")])
         assert fields(hf1.app("AG", t131="bad3"))["658"] == "3"
+        hf1.send("R", [(131, "bad4"), (146, 1), (55, inst.symbol), (38, "1"), (1, "HF2")])
+        assert fields(hf1.app("AG", t131="bad4"))["658"] == "6"  # not this session's account
         # makers named: HF2's session is no maker, MM1 not named -> nobody asked but the RFQ runs
         minute = utc_timestamp(time.time_ns() + 60 * 10**9)
         hf1.send("R", [(131, "solo"), (146, 1), (55, inst.symbol), (38, "1"), (20034, 100), (126, minute),
