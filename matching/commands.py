@@ -92,6 +92,18 @@ class Deposit(_Command, frozen=True):
     reference: str
 
 
+class SettlePerpetuals(_Command, frozen=True):
+    """Realise every open perpetual position's P&L at its instrument's mark (variation margin).
+
+    Each position's entry cost becomes its value at the mark and the difference moves to cash, so
+    equity is unchanged and the cash moved between two settlements sums to zero over all accounts: a
+    settlement batch is cut at each one. ``reference`` names the cut (e.g. the batch). Refused as a whole
+    (NO_MARK) while a perpetual with open positions has no mark.
+    """
+
+    reference: str
+
+
 class Withdraw(_Command, frozen=True):
     """Debit collateral if the account's available funds allow it."""
 
@@ -281,6 +293,7 @@ Command = (
     | SetStpMode
     | Deposit
     | Withdraw
+    | SettlePerpetuals
     | MarkUpdate
     | SetMarginMode
     | Liquidate

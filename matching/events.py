@@ -153,6 +153,14 @@ class BalanceChanged(_Event, frozen=True):
     reference: str
 
 
+class PerpetualsSettled(_Event, frozen=True):
+    """A SettlePerpetuals applied: ``accounts`` had cash moved (their BalanceChanged precede this)."""
+
+    reference: str
+    accounts: int
+    positions: int
+
+
 class MarksUpdated(_Event, frozen=True):
     underlying: str
     index_price_micro: int
@@ -453,4 +461,5 @@ Event = (
     | RfqExecuted
     | RfqClosed
     | MmpUpdated
+    | PerpetualsSettled
 )

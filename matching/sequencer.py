@@ -37,6 +37,7 @@ from matching.commands import (
     ResumeVenue,
     SetMarginMode,
     SetStpMode,
+    SettlePerpetuals,
     Withdraw,
 )
 from matching.events import (
@@ -48,6 +49,8 @@ from matching.events import (
     InstrumentResumed,
     MarginModeSet,
     MarksUpdated,
+    PerpetualsSettled,
+    PositionChanged,
     RequestRejected,
     StpModeSet,
     VenueHalted,
@@ -127,6 +130,7 @@ class Sequencer:
             SetStpMode: self._set_stp_mode,
             Deposit: self._deposit,
             Withdraw: self._withdraw,
+            SettlePerpetuals: self._settle_perpetuals,
             MarkUpdate: self._mark_update,
             SetMarginMode: self._set_margin_mode,
             Liquidate: self._liquidate,
@@ -291,6 +295,43 @@ class Sequencer:
                 account.id, -cmd.amount_micro, account.collateral, BalanceReason.WITHDRAWAL, cmd.reference
             )
         )
+
+    def _settle_perpetuals(self, cmd: SettlePerpetuals) -> None:
+        """Every open perpetual position at its mark: cash += value at mark - entry cost, then entry
+        cost = value at mark. ``sum(collateral) - sum(perp cost)`` and every account's equity stay as
+        they were; accounts in the ledger's order, positions in each account's order (deterministic)."""
+        accounts = self.ledger.accounts.values()
+        for account in accounts:
+            for pos in account.positions.values():
+                if pos.qty and not pos.instrument.is_option and pos.instrument.mark_ticks <= 0:
+                    self._reject("SettlePerpetuals", "", cmd.reference, Reason.NO_MARK)
+                    return
+        out = self.out
+        moved = positions = 0
+        for account in accounts:
+            cash = 0
+            for pos in account.positions.values():
+                inst = pos.instrument
+                if not pos.qty or inst.is_option:
+                    continue
+                value = pos.qty * inst.mark_ticks * inst.micro_per_tick_lot
+                pnl = value - pos.cost
+                if pnl == 0:
+                    continue
+                pos.cost = value
+                pos.realised += pnl
+                cash += pnl
+                positions += 1
+                out.append(PositionChanged(account.id, inst.symbol, pos.qty, pos.cost, pos.realised))
+            if cash:
+                account.collateral += cash
+                moved += 1
+                out.append(
+                    BalanceChanged(
+                        account.id, cash, account.collateral, BalanceReason.PERP_SETTLEMENT, cmd.reference
+                    )
+                )
+        out.append(PerpetualsSettled(cmd.reference, moved, positions))
 
     # -- marks --------------------------------------------------------------------------------------
 

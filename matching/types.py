@@ -49,6 +49,7 @@ class BalanceReason(IntEnum):
     FEE_INCOME = 4  # the fee account's side of a fill
     LIQUIDATION_FEE = 5  # from a liquidated account to the insurance fund
     INSURANCE_COVER = 6  # the insurance fund makes up an insolvent account's deficit
+    PERP_SETTLEMENT = 7  # perpetual P&L realised at the mark (SettlePerpetuals)
 
 
 class CancelRequest(IntEnum):
