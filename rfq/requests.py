@@ -21,6 +21,7 @@ from rfq.desk import MAX_LEGS
 
 MICRO = Decimal(1_000_000)
 NANO = Decimal(1_000_000_000)
+LIMIT = 2**62  # prices in ticks and micro-USDC stay well inside the journal's 64-bit integers
 
 
 class RequestError(ValueError):
@@ -51,12 +52,14 @@ def leg_lots(inst: Instrument, coins: Decimal) -> int:
             Reason.INVALID_QTY_LOT,
             f"{inst.symbol}: {coins} is not a positive multiple of {inst.spec.lot_size}",
         )
+    if lots > inst.max_qty_lots:  # refused here, before a value too large to journal reaches the core
+        raise RequestError(Reason.QTY_ABOVE_MAX, f"{inst.symbol}: {coins} is above the maximum size")
     return lots
 
 
 def price_ticks(inst: Instrument, price: Decimal) -> int:
     ticks = inst.price_to_ticks(price) if price > 0 else None
-    if ticks is None or ticks <= 0:
+    if ticks is None or ticks <= 0 or ticks >= LIMIT:
         raise RequestError(
             Reason.INVALID_PRICE_TICK,
             f"{inst.symbol}: {price} is not a positive multiple of {inst.spec.tick_size}",
@@ -69,6 +72,8 @@ def usd_to_micro(value: Decimal) -> int:
         micro = value * MICRO
         if micro != micro.to_integral_value():
             raise RequestError(Reason.INVALID_PRICE, f"{value}: at most 6 decimals")
+        if abs(micro) >= LIMIT:
+            raise RequestError(Reason.INVALID_PRICE, f"{value}: too large")
         return int(micro)
     except InvalidOperation as exc:
         raise RequestError(Reason.INVALID_PRICE, str(value)) from exc

@@ -1,4 +1,4 @@
-"""RFQ message translation on hostile input: a reason (RequestError) or a valid command, nothing else."""
+"""RFQ message translation on hostile input: a reason (RequestError) or a command the journal can hold."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fixgw import fields as f
 from fixgw import rfq_wire as wire
 from fixgw.wire import FixMessage
 from matching.commands import RfqCreate
+from matching.journal import encode_command
 from rfq.requests import RequestError
 from tests.matching.harness import CATALOG, Harness, option_spec
 
@@ -50,9 +51,12 @@ def test_hostile_messages_give_a_reason_or_a_command(pairs: list[tuple[int, str]
         lambda: wire.quote_id_of(msg),
     ):
         try:
-            translate()
+            command = translate()
         except RequestError as exc:
             assert exc.reason and exc.detail
+            continue
+        if not isinstance(command, int):
+            encode_command(command)  # whatever passes translation can be journaled
 
 
 def test_a_package_with_a_hedge_leg() -> None:
