@@ -188,6 +188,7 @@ class Quoting:
         """A request refused before or by the desk, in the form its message type expects."""
         kind = message.msg_type
         now = self.gw.clock()
+        text = text or reason_text(reason)
         if kind == "R":
             pairs = wire.request_reject(message.get(f.QUOTE_REQ_ID), message.get(f.SYMBOL), reason, text)
             self.gw.send(state, "AG", pairs)
@@ -195,18 +196,14 @@ class Quoting:
             status = wire.QS_NOT_FOUND if reason == Reason.QUOTE_NOT_FOUND else wire.QS_REJECTED
             pairs = wire.status_report(
                 message.get(f.QUOTE_REQ_ID), message.get(f.QUOTE_ID), status, now, account=account,
-                text=text or reason_text(reason),
+                text=text,
             )  # fmt: skip
             self.gw.send(state, "AI", pairs)
         elif kind == "D" or (kind == "AJ" and message.get(f.QUOTE_RESP_TYPE) == "1"):
-            pairs = wire.accept_rejected(
-                message, account, reason, text or reason_text(reason), now, f"R{now}"
-            )
+            pairs = wire.accept_rejected(message, account, reason, text, now, f"R{now}")
             self.gw.send(state, "8", pairs)
         else:
-            self.gw.reject_business(
-                state, message, 0, text or reason_text(reason), message.get(f.QUOTE_REQ_ID)
-            )
+            self.gw.reject_business(state, message, 0, text, message.get(f.QUOTE_REQ_ID))
 
     # -- outbound ------------------------------------------------------------------------------------
 
