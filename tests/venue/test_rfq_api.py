@@ -127,6 +127,9 @@ def test_auction_with_a_websocket_maker_and_a_rest_maker(client: TestClient, tok
         assert "taker_account" not in trade and trade["symbol"] == symbol
         executed = receive_until(ws, "RfqExecuted")["data"]
         assert "taker_account" not in executed and executed["side"] == -1  # the maker sold
+        ws.send_json({"op": "rfq_cancel_quote", "rfq_id": rfq_id, "account": "mm1"})
+        gone_quote = receive_until(ws, "error")  # the RFQ filled: no live quote left to cancel
+        assert gone_quote["request"] == "rfq_cancel_quote" and gone_quote["code"] == "quote_not_found"
 
     tape = client.get(f"/trades/{symbol}").json()
     assert tape[0]["block"] is True and tape[0]["aggressor"] == "buy"

@@ -123,6 +123,23 @@ def first_of(events: list[Event], *kinds: type) -> Any:
     return next((e for e in events if isinstance(e, kinds)), None)
 
 
+def refusal(events: list[Event], kind: type, seq: int) -> JSONResponse | None:
+    """The 4xx answer when the desk refused the command with an event of ``kind``, else None."""
+    rejected = first_of(events, kind)
+    return reject(rejected.reason, rejected.text, seq=seq) if rejected is not None else None
+
+
+async def withdraw_quotes(venue: Venue, account: str, rfq_id: int = 0, underlying: str = "") -> Any:
+    """Shared by REST and the WebSocket: the account's quote on ``rfq_id`` (0: all its quotes, on
+    ``underlying`` when given); answered with how many closed, or the refusal."""
+    command = RfqQuoteCancel(account=account, rfq_id=rfq_id, underlying=underlying)
+    seq, events = await submit(venue, command)
+    no = refusal(events, QuoteRejected, seq)
+    if no is not None:
+        return no
+    return {"seq": seq, "cancelled": sum(1 for e in events if isinstance(e, QuoteClosed))}
+
+
 @router.post("/rfq")
 async def create(request: Request, body: RfqBody, key: Caller) -> Any:
     """Ask for quotes; answered once journaled with the RFQ id and when its window ends."""
@@ -150,9 +167,9 @@ async def create(request: Request, body: RfqBody, key: Caller) -> Any:
     except RequestError as exc:
         raise refused(exc) from None
     seq, events = await submit(venue, command)
-    rejected = first_of(events, RfqRejected)
-    if rejected is not None:
-        return reject(rejected.reason, rejected.text, seq=seq)
+    no = refusal(events, RfqRejected, seq)
+    if no is not None:
+        return no
     opened: RfqOpened = first_of(events, RfqOpened)
     return {
         "seq": seq,
@@ -169,9 +186,7 @@ async def cancel_all_quotes(
 ) -> Any:
     """Withdraw every live quote of the account (on one underlying, when given)."""
     require(key, MAKER_ROLES, account)
-    command = RfqQuoteCancel(account=account, underlying=underlying)
-    seq, events = await submit(venue_of(request), command)
-    return {"seq": seq, "cancelled": sum(1 for e in events if isinstance(e, QuoteClosed))}
+    return await withdraw_quotes(venue_of(request), account, underlying=underlying)
 
 
 @router.get("/rfq")
@@ -235,9 +250,9 @@ async def accept(request: Request, rfq_id: int, body: AcceptBody, key: Caller) -
         client_order_id=body.client_order_id,
     )
     seq, events = await submit(venue_of(request), command)
-    rejected = first_of(events, RfqAcceptRejected)
-    if rejected is not None:
-        return reject(rejected.reason, rejected.text, seq=seq)
+    no = refusal(events, RfqAcceptRejected, seq)
+    if no is not None:
+        return no
     done: RfqExecuted = first_of(events, RfqExecuted)
     return {
         "seq": seq,
@@ -255,9 +270,9 @@ async def withdraw(request: Request, rfq_id: int, account: str, key: Caller) -> 
     """The taker withdraws its RFQ, declining every quote."""
     trader(key, account)
     seq, events = await submit(venue_of(request), RfqCancel(account=account, rfq_id=rfq_id))
-    rejected = first_of(events, RfqAcceptRejected)
-    if rejected is not None:
-        return reject(rejected.reason, rejected.text, seq=seq)
+    no = refusal(events, RfqAcceptRejected, seq)
+    if no is not None:
+        return no
     closed: RfqClosed = first_of(events, RfqClosed)
     return {"seq": seq, "rfq_id": closed.rfq_id, "status": "cancelled"}
 
@@ -287,9 +302,9 @@ def quote_answer(result: tuple[int, list[Event]] | JSONResponse) -> Any:
     if isinstance(result, JSONResponse):
         return result
     seq, events = result
-    rejected = first_of(events, QuoteRejected)
-    if rejected is not None:
-        return reject(rejected.reason, rejected.text, seq=seq)
+    no = refusal(events, QuoteRejected, seq)
+    if no is not None:
+        return no
     entered: QuoteEntered = first_of(events, QuoteEntered)
     return {
         "seq": seq,
@@ -312,11 +327,7 @@ async def quote(request: Request, rfq_id: int, body: QuoteBody, key: Caller) -> 
 @router.delete("/rfq/{rfq_id}/quotes")
 async def cancel_quote(request: Request, rfq_id: int, account: str, key: Caller) -> Any:
     require(key, MAKER_ROLES, account)
-    seq, events = await submit(venue_of(request), RfqQuoteCancel(account=account, rfq_id=rfq_id))
-    rejected = first_of(events, QuoteRejected)
-    if rejected is not None:
-        return reject(rejected.reason, rejected.text, seq=seq)
-    return {"seq": seq, "cancelled": sum(1 for e in events if isinstance(e, QuoteClosed))}
+    return await withdraw_quotes(venue_of(request), account, rfq_id)
 
 
 def mmp_json(e: MmpUpdated) -> dict[str, Any]:
@@ -357,7 +368,7 @@ async def reset_mmp(request: Request, account: str, underlying: str, key: Caller
 
 async def _mmp(request: Request, command: Command) -> Any:
     seq, events = await submit(venue_of(request), command)
-    rejected = first_of(events, RfqRejected)
-    if rejected is not None:
-        return reject(rejected.reason, rejected.text, seq=seq)
+    no = refusal(events, RfqRejected, seq)
+    if no is not None:
+        return no
     return {"seq": seq, **mmp_json(first_of(events, MmpUpdated))}

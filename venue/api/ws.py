@@ -29,12 +29,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from matching.commands import RfqQuoteCancel
-from matching.events import QuoteClosed
 from venue.api.deps import ApiError, ws_key
 from venue.api.keys import OVERSIGHT_ROLES, READING_ROLES, ApiKey
 from venue.api.market import ticker_for
-from venue.api.rfq import MAKER_ROLES, QuoteBody, enter_quote, quote_answer
+from venue.api.rfq import MAKER_ROLES, QuoteBody, enter_quote, quote_answer, withdraw_quotes
 from venue.bus import Subscription
 from venue.wiring import Venue
 
@@ -148,8 +146,7 @@ class Session:
                 return
             answer = quote_answer(await enter_quote(self.venue, rfq_id, quote))
         else:
-            record, events = await self.venue.runtime.submit(RfqQuoteCancel(account=account, rfq_id=rfq_id))
-            answer = {"seq": record.seq, "cancelled": sum(isinstance(e, QuoteClosed) for e in events)}
+            answer = await withdraw_quotes(self.venue, account, rfq_id)
         if isinstance(answer, JSONResponse):
             await self.send({"op": "error", "request": op, **json.loads(bytes(answer.body))})
         else:
