@@ -86,9 +86,6 @@ class RfqBoard:
                 rfq.expire_ns,
             )
 
-    def visible_to(self, maker: str) -> list[OpenRfq]:
-        return [rfq for rfq in self.open.values() if rfq.admits(maker)]
-
     def summary(self, rfq: OpenRfq, for_taker: bool) -> dict[str, Any]:
         data: dict[str, Any] = {
             "rfq_id": rfq.rfq_id,

@@ -47,11 +47,6 @@ class NetBatch:
     trades: int  # fills and block-trade legs netted into it
     cash_moves: int  # BalanceChanged events netted into it
 
-    @property
-    def gross_micro(self) -> int:
-        """What moving every cash change one by one would have transferred (the sum of |change|)."""
-        return sum(abs(d) for _, d in self.deltas)
-
 
 @dataclass(slots=True)
 class NettingState:
