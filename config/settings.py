@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +19,8 @@ from pydantic_settings import (
 from config.catalog import DEFAULT_CATALOG_PATH
 from config.fix_sessions import DEFAULT_SESSIONS_PATH
 from config.risk_params import DEFAULT_RISK_PATH
+
+DEFAULT_WALLETS_PATH = Path(__file__).resolve().parent / "wallets.toml"
 
 
 class VenueSettings(BaseSettings):
@@ -47,6 +49,31 @@ class VenueSettings(BaseSettings):
         default=3 * 86_400,
         gt=0,
         description="vault deployments: how long a request waits before anyone may freeze",
+    )
+    settlement_enabled: bool = Field(
+        default=False,
+        description="run the settlement service (batches to the vault, deposits and requests from it)",
+    )
+    settlement_interval_s: float = Field(default=2.0, gt=0, description="seconds between batch cuts")
+    settlement_max_cash_moves: int = Field(
+        default=50_000, ge=1, description="cut a batch early once this many cash moves wait"
+    )
+    settlement_confirmations: int = Field(
+        default=1, ge=1, description="blocks (its own included) before a batch or deposit counts"
+    )
+    settlement_bump_after_s: float = Field(
+        default=30.0, gt=0, description="replace a settlement transaction with no receipt after this long"
+    )
+    settlement_from_block: int = Field(default=0, ge=0, description="the vault's deployment block")
+    operator_address: str | None = Field(
+        default=None, description="the vault operator; the node's first account if unset (local chains)"
+    )
+    operator_key: SecretStr | None = Field(
+        default=None,
+        description="the operator's private key; unset: the node signs for its unlocked account",
+    )
+    wallets_file: Path = Field(
+        default=DEFAULT_WALLETS_PATH, description="account -> wallet address map (TOML [wallets])"
     )
     catalog_as_of: str | None = Field(
         default=None, description="ISO date the option ladder is generated from; today (UTC) when unset"

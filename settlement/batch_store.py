@@ -6,7 +6,8 @@ Rules the store enforces, so a service killed at any point can neither skip nor 
 - batches are added in id order with no gap (``add`` of the next id; re-adding an identical batch is
   a no-op, a different one with a known id is refused);
 - a batch moves only forward: built/failed -> submitted (again, with a higher fee, while submitted),
-  submitted -> confirmed or failed; a confirmed batch never changes;
+  submitted -> confirmed or failed, and any state -> confirmed when the chain shows the batch settled;
+  a confirmed batch never changes;
 - a batch is first submitted only once every earlier one is confirmed (one batch in flight: the vault
   takes ids strictly in order, and a reverted predecessor would revert its successor too);
 - every transition is one transaction.
@@ -29,6 +30,7 @@ import asyncpg
 from matching.journal import Journal
 from matching.journal_postgres import PostgresJournal
 from matching.journal_sqlite import SqliteJournal
+from settlement.mirror import Commitment
 from settlement.netting import NetBatch
 
 
@@ -53,21 +55,26 @@ class StoredBatch:
     max_fee_wei: int | None
     confirmed_block: int | None
     error: str | None
+    commitment: Commitment | None  # the state root the batch commits (None: stored without one)
 
 
 COLUMNS = (
-    "batch_id, reference, first_seq, last_seq, cut_ts_ns, deltas, trades, cash_moves, status, attempts,"
-    " tx_hash, nonce, max_fee_wei, confirmed_block, error"
+    "batch_id, reference, first_seq, last_seq, cut_ts_ns, deltas, trades, cash_moves, withdrawals, status,"
+    " attempts, tx_hash, nonce, max_fee_wei, confirmed_block, error, commitment"
 )
 SCHEMA = """CREATE TABLE IF NOT EXISTS settlement_batches (
     batch_id BIGINT PRIMARY KEY, reference TEXT NOT NULL, first_seq BIGINT NOT NULL,
     last_seq BIGINT NOT NULL, cut_ts_ns BIGINT NOT NULL, deltas TEXT NOT NULL, trades BIGINT NOT NULL,
-    cash_moves BIGINT NOT NULL, status TEXT NOT NULL, attempts INT NOT NULL DEFAULT 0, tx_hash TEXT,
+    cash_moves BIGINT NOT NULL, withdrawals TEXT NOT NULL, commitment TEXT, mirror TEXT,
+    status TEXT NOT NULL, attempts INT NOT NULL DEFAULT 0, tx_hash TEXT,
     nonce BIGINT, max_fee_wei NUMERIC, confirmed_block BIGINT, error TEXT, updated_ns BIGINT NOT NULL)"""
+# Confirmed may follow any state: the chain is the truth (a service killed after sending and before
+# recording it finds the batch settled on chain; a replacement that lost the race still confirms).
+CURSORS = "CREATE TABLE IF NOT EXISTS settlement_cursors (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"
 _NEXT: dict[BatchStatus, frozenset[BatchStatus]] = {
-    BatchStatus.BUILT: frozenset({BatchStatus.SUBMITTED, BatchStatus.FAILED}),
+    BatchStatus.BUILT: frozenset({BatchStatus.SUBMITTED, BatchStatus.FAILED, BatchStatus.CONFIRMED}),
     BatchStatus.SUBMITTED: frozenset({BatchStatus.SUBMITTED, BatchStatus.CONFIRMED, BatchStatus.FAILED}),
-    BatchStatus.FAILED: frozenset({BatchStatus.SUBMITTED}),
+    BatchStatus.FAILED: frozenset({BatchStatus.SUBMITTED, BatchStatus.CONFIRMED}),
     BatchStatus.CONFIRMED: frozenset(),
 }
 
@@ -76,12 +83,17 @@ def _deltas_json(batch: NetBatch) -> str:
     return json.dumps([[account, delta] for account, delta in batch.deltas], separators=(",", ":"))
 
 
+def _withdrawals_json(batch: NetBatch) -> str:
+    return json.dumps([list(w) for w in batch.withdrawals], separators=(",", ":"))
+
+
 def _row_to_stored(row: Any) -> StoredBatch:
-    (batch_id, reference, first_seq, last_seq, cut_ts_ns, deltas, trades, cash_moves, status, attempts,
-     tx_hash, nonce, max_fee, block, error) = tuple(row)  # fmt: skip
+    (batch_id, reference, first_seq, last_seq, cut_ts_ns, deltas, trades, cash_moves, withdrawals, status,
+     attempts, tx_hash, nonce, max_fee, block, error, commitment) = tuple(row)  # fmt: skip
     batch = NetBatch(
         int(batch_id), reference, int(first_seq), int(last_seq), int(cut_ts_ns),
         tuple((str(a), int(d)) for a, d in json.loads(deltas)), int(trades), int(cash_moves),
+        tuple((str(r), str(a), int(m)) for r, a, m in json.loads(withdrawals)),
     )  # fmt: skip
     return StoredBatch(
         batch,
@@ -92,6 +104,7 @@ def _row_to_stored(row: Any) -> StoredBatch:
         None if max_fee is None else int(max_fee),
         None if block is None else int(block),
         error,
+        None if commitment is None else Commitment.from_json(commitment),
     )
 
 
@@ -112,6 +125,7 @@ class BatchStore:
         elif not isinstance(self.journal, PostgresJournal):
             raise BatchStoreError(f"no batch store for {type(self.journal).__name__}")
         await self._execute(SCHEMA)
+        await self._execute(CURSORS)
 
     async def close(self) -> None:
         if self._sqlite is not None:
@@ -152,6 +166,41 @@ class BatchStore:
         rows = await self._fetch("SELECT max(batch_id) FROM settlement_batches")
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
+    async def latest(self) -> tuple[StoredBatch, str | None] | None:
+        """The newest stored batch and the mirror state saved with it (to resume netting from)."""
+        rows = await self._fetch(
+            f"SELECT {COLUMNS}, mirror FROM settlement_batches ORDER BY batch_id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        row = tuple(rows[0])
+        return _row_to_stored(row[:-1]), row[-1]
+
+    async def last_confirmed(self) -> StoredBatch | None:
+        rows = await self._fetch(
+            f"SELECT {COLUMNS} FROM settlement_batches WHERE status = ? ORDER BY batch_id DESC LIMIT 1",
+            BatchStatus.CONFIRMED.value,
+        )
+        return _row_to_stored(rows[0]) if rows else None
+
+    async def mirror_of(self, batch_id: int) -> str | None:
+        """The mirror state saved with batch ``batch_id`` (JSON), None if absent."""
+        rows = await self._fetch("SELECT mirror FROM settlement_batches WHERE batch_id = ?", batch_id)
+        return rows[0][0] if rows else None
+
+    async def cursor(self, name: str) -> int:
+        """A named position the service saved (e.g. the last chain block scanned); 0 if never."""
+        rows = await self._fetch("SELECT value FROM settlement_cursors WHERE name = ?", name)
+        return int(rows[0][0]) if rows else 0
+
+    async def set_cursor(self, name: str, value: int) -> None:
+        await self._execute(
+            "INSERT INTO settlement_cursors (name, value) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            name,
+            value,
+        )
+
     async def pending(self) -> list[StoredBatch]:
         """Batches not yet confirmed, oldest first."""
         rows = await self._fetch(
@@ -162,8 +211,11 @@ class BatchStore:
 
     # -- transitions ----------------------------------------------------------------------------------
 
-    async def add(self, batch: NetBatch) -> None:
-        """Record a built batch: the next id, or an identical copy of a known one (a replay)."""
+    async def add(
+        self, batch: NetBatch, commitment: Commitment | None = None, mirror: str | None = None
+    ) -> None:
+        """Record a built batch with its state commitment and the mirror's state at its cut (JSON, to
+        resume from): the next id, or an identical copy of a known one (a replay)."""
         known = await self.get(batch.batch_id)
         if known is not None:
             if known.batch != batch:
@@ -174,9 +226,12 @@ class BatchStore:
             raise BatchStoreError(f"batch {batch.batch_id} after {last}: batches are stored without gaps")
         await self._execute(
             "INSERT INTO settlement_batches (batch_id, reference, first_seq, last_seq, cut_ts_ns, deltas,"
-            " trades, cash_moves, status, attempts, updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            " trades, cash_moves, withdrawals, commitment, mirror, status, attempts, updated_ns)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
             batch.batch_id, batch.reference, batch.first_seq, batch.last_seq, batch.cut_ts_ns,
-            _deltas_json(batch), batch.trades, batch.cash_moves, BatchStatus.BUILT.value, time.time_ns(),
+            _deltas_json(batch), batch.trades, batch.cash_moves, _withdrawals_json(batch),
+            None if commitment is None else commitment.to_json(), mirror, BatchStatus.BUILT.value,
+            time.time_ns(),
         )  # fmt: skip
 
     async def submitted(self, batch_id: int, tx_hash: str, nonce: int, max_fee_wei: int) -> None:

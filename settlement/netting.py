@@ -46,6 +46,9 @@ class NetBatch:
     deltas: tuple[tuple[str, int], ...]
     trades: int  # fills and block-trade legs netted into it
     cash_moves: int  # BalanceChanged events netted into it
+    # withdrawals the ledger debited in the batch: (reference, account, micro-USDC), in record order;
+    # the batch serves them on chain, so no root ever reflects a debit the vault has not paid out
+    withdrawals: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -58,6 +61,7 @@ class NettingState:
     deltas: dict[str, int] = field(default_factory=dict)
     trades: int = 0
     cash_moves: int = 0
+    withdrawals: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 class Netting:
@@ -83,6 +87,8 @@ class Netting:
             if kind is BalanceChanged:
                 e: BalanceChanged = event  # type: ignore[assignment]
                 if e.reason in ON_CHAIN_ALREADY:
+                    if e.reason == BalanceReason.WITHDRAWAL:
+                        state.withdrawals.append((e.reference, e.account, -e.delta_micro))
                     continue
                 deltas[e.account] = deltas.get(e.account, 0) + e.delta_micro
                 state.cash_moves += 1
@@ -119,6 +125,7 @@ class Netting:
                 tuple(sorted(deltas.items())),
                 state.trades,
                 state.cash_moves,
+                tuple(state.withdrawals),
             )
         )
         self.state = NettingState(next_batch_id=state.next_batch_id + 1, last_seq=record.seq)

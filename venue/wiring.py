@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -28,13 +30,20 @@ from rfq.desk import RfqDesk
 from risk.engine import MarginEngine
 from risk.levels_cache import LevelsCache
 from risk.marks import MarkWatch
-from venue.bus import Bus, open_bus
+from settlement.batch_store import BatchStore
+from settlement.service import SettlementConfig, SettlementService
+from settlement.vault_client import VaultClient
+from settlement.wallets import WalletRegistry
+from venue.bus import Bus, BusError, open_bus
+from venue.chain import Chain, open_chain
 from venue.fanout import Fanout
 from venue.fixcore import VenueCore
 from venue.markfeed import MarkFeed
 from venue.readmodel import ReadModel
 from venue.records import Records
 from venue.runtime import Listener, Runtime
+
+log = logging.getLogger("venue.wiring")
 
 
 @dataclass(slots=True)
@@ -55,6 +64,8 @@ class Venue:
     levels: LevelsCache
     rfq_board: RfqBoard = field(default_factory=RfqBoard)
     fix: Acceptor | None = None
+    settlement: SettlementService | None = None
+    chain: Chain | None = None
 
     async def stop(self) -> None:
         """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
@@ -63,10 +74,14 @@ class Venue:
             self.fix = None
             await asyncio.sleep(0.05)  # let the gateway hand those commands to the runtime
         await self.marks.stop()
+        if self.settlement is not None:
+            await self.settlement.stop()  # it submits through the runtime: stop it first
         await self.runtime.stop()
         await self.fanout.stop()
         await self.records.stop()
         await self.records.close()
+        if self.settlement is not None:
+            await self.settlement.store.close()
         await self.journal.close()
         await self.bus.close()
         gc.unfreeze()  # a process that starts another venue (tests, benches) can collect this one
@@ -121,8 +136,15 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     runtime.listeners.append(records.listener)
     runtime.listeners.append(board.listener)  # before the fan-out: a maker's quote finds the RFQ it saw
     runtime.listeners.append(fanout.listener)
+    settlement = chain = None
+    if settings.settlement_enabled:
+        chain = await asyncio.to_thread(open_chain, settings)
+        settlement = await open_settlement(settings, chain, journal, runtime, bus)
+        runtime.listeners.append(settlement.on_record)
     fanout.start()
     runtime.start()
+    if settlement is not None:
+        settlement.start()
     if recovered == 0:  # genesis: the listing goes through the journal like any command
         listing = [
             runtime.submit_nowait(ListInstrument(spec=spec))
@@ -139,7 +161,7 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     marks.start()
     venue = Venue(
         settings, catalog, runtime.sequencer, journal, runtime, bus, fanout, readmodel, records, recovered,
-        risk_params, marks, watch, levels, board,
+        risk_params, marks, watch, levels, board, None, settlement, chain,
     )  # fmt: skip
     if settings.fix_enabled:
         venue.fix = start_fix(venue)
@@ -148,6 +170,44 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     gc.collect()
     gc.freeze()
     return venue
+
+
+async def open_settlement(
+    settings: VenueSettings, chain: Chain, journal: Journal, runtime: Runtime, bus: Bus
+) -> SettlementService:
+    """The settlement service on ``chain``, caught up with the journal (call before the runtime starts;
+    then add its listener). Its alarms go out on the bus channel ``settlement``."""
+    key = settings.operator_key.get_secret_value() if settings.operator_key else None
+    operator = settings.operator_address or chain.w3.eth.accounts[0]
+    client = VaultClient(chain.w3, chain.vault, operator, key)
+    store = BatchStore(journal)
+    await store.open()
+    config = SettlementConfig(
+        interval_s=settings.settlement_interval_s,
+        max_cash_moves=settings.settlement_max_cash_moves,
+        confirmations=settings.settlement_confirmations,
+        bump_after_s=settings.settlement_bump_after_s,
+        from_block=settings.settlement_from_block,
+    )
+
+    sending: set[asyncio.Task[None]] = set()
+
+    async def publish(text: str) -> None:
+        try:
+            await bus.publish("settlement", json.dumps({"alarm": text}).encode())
+        except BusError:
+            log.exception("settlement alarm not published on the bus")
+
+    def alarm(text: str) -> None:
+        task = asyncio.get_running_loop().create_task(publish(text))
+        sending.add(task)
+        task.add_done_callback(sending.discard)
+
+    service = SettlementService(
+        journal, store, client, WalletRegistry.load(settings.wallets_file), runtime.submit, config, alarm
+    )
+    await service.catch_up()
+    return service
 
 
 def desk_of(sequencer: Sequencer) -> RfqDesk:

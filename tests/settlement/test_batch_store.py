@@ -8,6 +8,8 @@ import pytest
 
 from matching.journal import Journal
 from settlement.batch_store import BatchStatus, BatchStore, BatchStoreError
+from settlement.merkle import AccountState
+from settlement.mirror import Commitment
 from settlement.netting import NetBatch
 from tests.conftest import run
 
@@ -63,7 +65,7 @@ def test_lifecycle_survives_a_restart_and_moves_only_forward(make_journal: Calla
         with pytest.raises(BatchStoreError, match="cannot go"):
             await store.submitted(1, "0xac", 9, 1)
         with pytest.raises(BatchStoreError, match="cannot go"):
-            await store.confirmed(2, "0xbb", 43)  # never submitted
+            await store.confirmed(1, "0xab", 43)  # confirmed once, for good
         await store.submitted(2, "0xbb", 8, 2_000_000_000)
         await store.failed(2, "reverted: BadBatchId(2, 3)")
         stored = await store.get(2)
@@ -77,6 +79,36 @@ def test_lifecycle_survives_a_restart_and_moves_only_forward(make_journal: Calla
         assert await store.pending() == []
         done = await store.get(1)
         assert done is not None and done.confirmed_block == 42 and await store.last_id() == 2
+        await _close(journal, store)
+
+    run(scenario())
+
+
+def test_a_batch_keeps_its_withdrawals_commitment_mirror_and_the_cursors(
+    make_journal: Callable[[], Journal],
+) -> None:
+    leaf = AccountState("0x" + "11" * 20, 5, 4, b"\x07" * 32)
+    commitment = Commitment(leaf.leaf(), b"\x02" * 32, 4, (leaf,))
+    served = NetBatch(1, "cut", 1, 9, 5, (("A", 5), ("B", -5)), 1, 2, (("vault-withdrawal:3", "A", 70),))
+
+    async def scenario() -> None:
+        journal, store = await _open(make_journal)
+        assert await store.latest() is None and await store.cursor("chain") == 0
+        await store.add(served, commitment, '{"mirror": 1}')
+        await store.set_cursor("chain", 41)
+        await store.set_cursor("chain", 42)
+        await _close(journal, store)
+
+        journal, store = await _open(make_journal)
+        latest = await store.latest()
+        assert latest is not None
+        stored, mirror = latest
+        assert stored.batch == served and stored.commitment == commitment and mirror == '{"mirror": 1}'
+        assert await store.mirror_of(1) == mirror and await store.cursor("chain") == 42
+        assert await store.last_confirmed() is None
+        await store.confirmed(1, "0xaa", 7)  # found settled on chain without a recorded submission
+        confirmed = await store.last_confirmed()
+        assert confirmed is not None and confirmed.tx_hash == "0xaa"
         await _close(journal, store)
 
     run(scenario())
