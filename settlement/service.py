@@ -345,7 +345,8 @@ class SettlementService:
             expected = at_cut.collateral.get(account, 0) + unbooked.get(address, 0)
             actual = await asyncio.to_thread(self.client.balance, address, block)
             if actual != expected:
-                mismatches.append(f"{account} ({address}): vault {actual}, ledger {expected}")
+                label = address if account == address else f"{account} ({address})"
+                mismatches.append(f"{label}: vault {actual}, ledger {expected}")
         if mismatches:
             self._raise(
                 f"reconciliation after batch {stored.batch.batch_id} failed: " + "; ".join(mismatches[:10])

@@ -1,0 +1,91 @@
+"""Deposits and withdrawals through the vault on anvil: confirmation depth and reorganisations,
+on-chain requests checked against portfolio margin and served by the next batch."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from settlement.service import WATCH_CURSOR
+from tests.conftest import run
+from tests.contracts.conftest import Chain
+from tests.settlement.chain_venue import (
+    USDC,
+    collateral,
+    deposit_on_chain,
+    marks,
+    service,
+    start,
+    trade_perp,
+    until,
+)
+
+
+def test_a_deposit_counts_only_confirmations_deep_and_a_reorg_never_double_credits(
+    chain: Chain, tmp_path: Path
+) -> None:
+    a = chain.users[0]
+    rpc = chain.w3.provider.make_request  # type: ignore[attr-defined]
+
+    async def scenario() -> None:
+        venue = await start(chain, tmp_path / "var", settlement_confirmations=3)
+        try:
+            settle = service(venue)
+            before = rpc("evm_snapshot", [])["result"]
+            deposit_on_chain(chain, a, 1_000 * USDC)  # mined in the head block: 1 confirmation
+            await settle.watch_once()
+            await asyncio.sleep(0.5)
+            assert collateral(venue, a) == 0
+            rpc("evm_revert", [before])  # the deposit's block is reorganised away ...
+            deposit_on_chain(chain, a, 700 * USDC)  # ... and another takes its place
+            await settle.watch_once()
+            assert collateral(venue, a) == 0  # still one confirmation
+            rpc("evm_mine", [])
+            rpc("evm_mine", [])
+            await until(lambda: collateral(venue, a) == 700 * USDC, what="the deposit 3 blocks deep")
+            await settle.store.set_cursor(WATCH_CURSOR, 0)  # a restart that lost its cursor re-reads
+            await settle.watch_once()
+            assert collateral(venue, a) == 700 * USDC  # refused as a duplicate reference
+            assert settle.stats.deposits_credited == 1
+        finally:
+            await venue.stop()
+
+    run(scenario())
+
+
+def test_on_chain_requests_are_margin_checked_then_served_by_the_next_batch(
+    chain: Chain, tmp_path: Path
+) -> None:
+    a, b = chain.users[0], chain.users[1]
+    deposit_on_chain(chain, a, 10_000 * USDC)
+    deposit_on_chain(chain, b, 100_000 * USDC)
+    token, vault = chain.token.functions, chain.vault.functions
+
+    async def scenario() -> None:
+        venue = await start(chain, tmp_path / "var")
+        try:
+            settle = service(venue)
+            await until(lambda: collateral(venue, b) == 100_000 * USDC, what="deposits credited")
+            wallet_before = token.balanceOf(a).call()
+            chain.tx(vault.requestWithdrawal(3_000 * USDC), a)
+            await until(lambda: collateral(venue, a) == 7_000 * USDC, what="the request debited")
+            await until(lambda: vault.pendingWithdrawals().call() == 0, what="the request served")
+            assert token.balanceOf(a).call() == wallet_before + 3_000 * USDC
+            assert vault.balance(a).call() == 7_000 * USDC
+
+            await venue.runtime.submit(marks(venue, 100_000.0))
+            await trade_perp(venue, a, b, 500, 200_000, "open")  # A long 0.5 BTC: margin tied up
+            held = collateral(venue, a)
+            chain.tx(vault.requestWithdrawal(6_900 * USDC), a)  # more than A's free margin
+            await until(lambda: settle.stats.refused_requests == 1, what="the request refused")
+            assert collateral(venue, a) == held  # nothing debited
+            assert vault.pendingWithdrawals().call() == 6_900 * USDC  # escrowed on chain, waiting
+            await trade_perp(venue, b, a, 500, 200_000, "close")  # A closes: the margin is free
+            await until(lambda: settle.stats.refused_requests == 0, what="the request retried")
+            await until(lambda: vault.pendingWithdrawals().call() == 0, what="the request served")
+            assert vault.balance(a).call() == collateral(venue, a)
+            assert not settle.stats.alarm
+        finally:
+            await venue.stop()
+
+    run(scenario())
