@@ -41,8 +41,9 @@ from settlement.batch_store import BatchStatus, BatchStore, StoredBatch
 from settlement.merkle import AccountState
 from settlement.mirror import Commitment, LedgerMirror
 from settlement.netting import NetBatch, Netting, NettingState
-from settlement.vault_client import BatchRejected, ChainUnavailable, LogEntry, Sent, VaultClient
+from settlement.vault_client import ChainUnavailable, LogEntry, Sent, VaultClient, VaultRefused
 from settlement.wallets import WalletRegistry
+from settlement.withdrawal_sig import SignedWithdrawal
 
 log = logging.getLogger("venue.settlement")
 
@@ -302,7 +303,7 @@ class SettlementService:
                 commitment.equity,
                 replacing,
             )
-        except BatchRejected as exc:
+        except VaultRefused as exc:
             await self._refuse(batch.batch_id, exc.reason)
             return
         await self.store.submitted(batch.batch_id, sent.tx_hash, sent.nonce, sent.max_fee_wei)
@@ -446,6 +447,18 @@ class SettlementService:
                 accepted += 1
         self.stats.refused_requests = len(self._refused)
         return accepted
+
+    # -- withdrawals asked through the API --------------------------------------------------------
+
+    async def relay_withdrawal(self, signed: SignedWithdrawal) -> tuple[str, int]:
+        """Put a wallet's signed withdrawal on chain (the operator pays the gas): (tx hash, request id).
+        From there it is an on-chain request like any other: margin-checked when the watcher books
+        it, served by the next batch. ``VaultRefused`` / ``ChainUnavailable`` pass through."""
+        tx_hash, request_id = await asyncio.to_thread(
+            self.client.request_withdrawal_with_sig,
+            signed.account, signed.amount, signed.deadline, signed.v, signed.r, signed.s,
+        )  # fmt: skip
+        return tx_hash, request_id
 
     # -- proofs -------------------------------------------------------------------------------------
 

@@ -6,11 +6,13 @@ sent by the node from its unlocked account (anvil, the in-process EVM). Fees are
 twice the latest base fee plus the tip, and a replacement raises both by ``bump`` (nodes refuse a
 replacement under +10 %). Gas is the node's estimate plus a margin, so a batch that would revert
 (``BadBatchId``, ``NegativeBalance``, paused) fails at estimation with its reason, before it costs gas.
-Network failures surface as ``ChainUnavailable``; a refused batch as ``BatchRejected``.
+Network failures surface as ``ChainUnavailable``; a call the vault refuses as ``VaultRefused``. Sends
+are serialised (one lock), so the batch stage and relayed withdrawals never race for a nonce.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -30,8 +32,8 @@ class ChainUnavailable(ConnectionError):
     """The node did not answer (down, unreachable, timing out)."""
 
 
-class BatchRejected(RuntimeError):
-    """The vault refuses the batch (a revert at estimation or on chain); ``reason`` says why."""
+class VaultRefused(RuntimeError):
+    """The vault refuses the call (a revert at estimation or on chain); ``reason`` says why."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -86,6 +88,7 @@ class VaultClient:
         self.signer: LocalAccount | None = Account.from_key(key) if key else None
         self.operator = Web3.to_checksum_address(self.signer.address if self.signer else operator)
         self.bump = bump
+        self._sending = threading.Lock()
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -181,17 +184,34 @@ class VaultClient:
         replacing: Sent | None = None,
     ) -> Sent:
         """Send ``settleBatch`` (a new nonce, or ``replacing``'s with bumped fees); raises
-        ``BatchRejected`` when the vault would revert it."""
+        ``VaultRefused`` when the vault would revert it."""
         call = self.vault.functions.settleBatch(
             batch_id, list(accounts), list(deltas), list(serve), root, marks, equity
         )
         return self._send(call, replacing)
 
+    def request_withdrawal_with_sig(
+        self, account: str, amount: int, deadline: int, v: int, r: bytes, s: bytes, timeout_s: float = 60.0
+    ) -> tuple[str, int]:
+        """Relay a wallet's signed withdrawal request and wait for it to be mined: (tx hash, request
+        id). ``VaultRefused`` when the vault refuses it (bad signature, expired, balance short)."""
+        call = self.vault.functions.requestWithdrawalWithSig(account, amount, deadline, v, r, s)
+        sent = self._send(call, None)
+        receipt = self._call(self.w3.eth.wait_for_transaction_receipt, sent.tx_hash, timeout=timeout_s)
+        if int(receipt["status"]) != 1:
+            raise VaultRefused(f"transaction {sent.tx_hash} reverted")
+        (event,) = self.vault.events.WithdrawalRequested().process_receipt(receipt)
+        return sent.tx_hash, int(event["args"]["id"])
+
     def _send(self, call: Any, replacing: Sent | None) -> Sent:
+        with self._sending:
+            return self._send_locked(call, replacing)
+
+    def _send_locked(self, call: Any, replacing: Sent | None) -> Sent:
         try:
             gas = int(self._call(call.estimate_gas, {"from": self.operator}) * GAS_MARGIN)
         except (ContractLogicError, ContractCustomError) as exc:
-            raise BatchRejected(_revert_reason(self.vault, exc)) from exc
+            raise VaultRefused(_revert_reason(self.vault, exc)) from exc
         max_fee, tip = self.fees(replacing)
         nonce = (
             replacing.nonce

@@ -65,6 +65,10 @@ async def _run(request: Request, command: Command) -> Any:
 @router.post("/deposits")
 async def deposit(request: Request, body: DepositIn, key: Caller) -> Any:
     require(key, ADMIN)
+    if venue_of(request).settlement is not None:  # the ledger must stay what the vault holds
+        raise ApiError(
+            error(409, "deposits_from_chain", "with settlement running, deposits come from the vault only")
+        )
     micro = body.amount * MICRO
     if micro != micro.to_integral_value():
         raise ApiError(reject(Reason.INVALID_AMOUNT, "amounts have at most 6 decimals"))

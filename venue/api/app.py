@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from config.settings import VenueSettings
 from matching.rate_limit import RateLimiter
-from venue.api import admin, market, rfq, risk, trading, ws
+from venue.api import admin, market, rfq, risk, settlement, trading, ws
 from venue.api.deps import ApiError, venue_of
 from venue.api.keys import KeyStore
 from venue.api.metrics import VenueCollector
@@ -77,4 +77,5 @@ def create_app(settings: VenueSettings | None = None) -> FastAPI:
     app.include_router(ws.router)
     app.include_router(admin.router)
     app.include_router(risk.router)
+    app.include_router(settlement.router)
     return app

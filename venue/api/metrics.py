@@ -36,6 +36,35 @@ class VenueCollector(Collector):
         yield CounterMetricFamily(
             "venue_fanout_dropped", "records the bus fan-out dropped", value=venue.fanout.dropped
         )
+        settlement = venue.settlement
+        if settlement is not None:
+            stats = settlement.stats
+            yield GaugeMetricFamily(
+                "venue_settlement_alarm", "1 while reconciliation failed and batches are stopped",
+                value=1 if stats.alarm else 0,
+            )  # fmt: skip
+            yield GaugeMetricFamily(
+                "venue_settlement_chain_up", "0 while the settlement chain does not answer",
+                value=1 if stats.chain_up else 0,
+            )  # fmt: skip
+            for name, help_text, value in (
+                ("venue_settlement_batches_built", "settlement batches cut and stored", stats.batches_built),
+                ("venue_settlement_batches_confirmed", "batches confirmed on chain", stats.batches_confirmed),
+                ("venue_settlement_submissions", "settleBatch transactions sent", stats.submissions),
+                (
+                    "venue_settlement_replacements",
+                    "transactions replaced with higher fees",
+                    stats.replacements,
+                ),
+                ("venue_settlement_refusals", "batches the vault refused", stats.refusals),
+                ("venue_settlement_deposits", "deposits credited from the chain", stats.deposits_credited),
+                ("venue_settlement_gas", "gas used by confirmed batches", stats.gas_used),
+            ):
+                yield CounterMetricFamily(name, help_text, value=value)
+            yield GaugeMetricFamily(
+                "venue_settlement_refused_requests", "on-chain withdrawal requests waiting for funds",
+                value=stats.refused_requests,
+            )  # fmt: skip
         depth = GaugeMetricFamily(
             "venue_book_levels", "price levels per book side", labels=["symbol", "side"]
         )
