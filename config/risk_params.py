@@ -61,6 +61,16 @@ class LiquidationParams(_Frozen):
     level_points: int = Field(ge=8, le=4096)
 
 
+class FundingParams(_Frozen):
+    """Perpetual funding: every ``interval_s`` each position pays its notional at the index times the
+    premium of the perp's book mid over the index, scaled to the interval (``premium_period_s``: the
+    premium is a rate per that long, 8 h as on most venues) and capped at +-``cap`` per interval."""
+
+    interval_s: int = Field(default=28_800, ge=60, le=86_400)
+    premium_period_s: int = Field(default=28_800, ge=60)
+    cap: float = Field(default=0.0005, gt=0, lt=0.05)
+
+
 class RiskParams(_Frozen):
     version: str = Field(min_length=1)
     rate: float = 0.0
@@ -69,6 +79,7 @@ class RiskParams(_Frozen):
     underlyings: dict[str, UnderlyingRisk]
     standard: StandardMargin
     liquidation: LiquidationParams
+    funding: FundingParams = FundingParams()
 
     @classmethod
     def load(cls, path: Path | None = None) -> RiskParams:

@@ -104,6 +104,17 @@ class SettlePerpetuals(_Command, frozen=True):
     reference: str
 
 
+class ApplyFunding(_Command, frozen=True):
+    """Pay one funding interval on a perpetual: every position pays ``qty x lot x index x rate`` (longs
+    pay shorts when ``rate_ppb`` > 0), booked at the index in force. ``rate_ppb`` is the interval's
+    rate in parts per billion, computed from the premium and capped by ``risk.funding``; refused
+    (INVALID_AMOUNT) beyond +-100 %, NO_MARK while the underlying has no index.
+    """
+
+    symbol: str
+    rate_ppb: I64
+
+
 class Withdraw(_Command, frozen=True):
     """Debit collateral if the account's available funds allow it."""
 
@@ -294,6 +305,7 @@ Command = (
     | Deposit
     | Withdraw
     | SettlePerpetuals
+    | ApplyFunding
     | MarkUpdate
     | SetMarginMode
     | Liquidate

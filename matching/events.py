@@ -161,6 +161,30 @@ class PerpetualsSettled(_Event, frozen=True):
     positions: int
 
 
+class FundingApplied(_Event, frozen=True):
+    """An ApplyFunding booked: ``per_lot_micro`` is what one long lot paid (negative: received);
+    ``accounts`` had cash moved (their BalanceChanged precede this)."""
+
+    symbol: str
+    rate_ppb: int
+    index_price_micro: int
+    per_lot_micro: int
+    accounts: int
+
+
+class OptionsExpired(_Event, frozen=True):
+    """Every option of ``underlying`` expiring at ``expiry_ns`` cash-settled at ``settlement_price_micro``
+    (the index averaged over the final 30 minutes) and was delisted; the positions' PositionChanged and
+    BalanceChanged precede this, each series' InstrumentDelisted follows."""
+
+    underlying: str
+    expiry_ns: int
+    settlement_price_micro: int
+    samples: int
+    series: int
+    positions: int
+
+
 class MarksUpdated(_Event, frozen=True):
     underlying: str
     index_price_micro: int
@@ -462,4 +486,6 @@ Event = (
     | RfqClosed
     | MmpUpdated
     | PerpetualsSettled
+    | FundingApplied
+    | OptionsExpired
 )

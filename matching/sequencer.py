@@ -19,6 +19,7 @@ from msgspec.structs import astuple
 from mypy_extensions import mypyc_attr
 
 from matching.commands import (
+    ApplyFunding,
     CancelOrder,
     ClockTick,
     Command,
@@ -43,6 +44,7 @@ from matching.commands import (
 from matching.events import (
     BalanceChanged,
     Event,
+    FundingApplied,
     InstrumentDelisted,
     InstrumentHalted,
     InstrumentListed,
@@ -131,6 +133,7 @@ class Sequencer:
             Deposit: self._deposit,
             Withdraw: self._withdraw,
             SettlePerpetuals: self._settle_perpetuals,
+            ApplyFunding: self._apply_funding,
             MarkUpdate: self._mark_update,
             SetMarginMode: self._set_margin_mode,
             Liquidate: self._liquidate,
@@ -333,6 +336,41 @@ class Sequencer:
                 )
         out.append(PerpetualsSettled(cmd.reference, moved, positions))
 
+    def _apply_funding(self, cmd: ApplyFunding) -> None:
+        """Each account pays ``qty x per_lot``, one integer ``per_lot`` for all: positions sum to zero,
+        so the payments do too (accounts in the ledger's order)."""
+        market = self.matcher.markets.get(cmd.symbol)
+        if market is None or market.instrument.is_option or not market.instrument.active:
+            self._reject("ApplyFunding", "", cmd.symbol, Reason.UNKNOWN_INSTRUMENT)
+            return
+        if not -1_000_000_000 <= cmd.rate_ppb <= 1_000_000_000:
+            self._reject("ApplyFunding", "", cmd.symbol, Reason.INVALID_AMOUNT)
+            return
+        inst = market.instrument
+        index = inst.index.price_micro
+        if index <= 0:
+            self._reject("ApplyFunding", "", cmd.symbol, Reason.NO_MARK)
+            return
+        # one lot's notional at the index x the rate, truncated toward zero to whole micro-USDC
+        scaled = index * inst.lot_num * cmd.rate_ppb
+        per_lot = abs(scaled) // (inst.lot_den * 1_000_000_000)
+        per_lot = per_lot if scaled >= 0 else -per_lot
+        out = self.out
+        moved = 0
+        reference = f"funding:{cmd.symbol}:{self.next_seq - 1}"
+        if per_lot:
+            for account in self.ledger.accounts.values():
+                pos = account.positions.get(inst.id)
+                if pos is None or not pos.qty:
+                    continue
+                paid = -pos.qty * per_lot
+                account.collateral += paid
+                moved += 1
+                out.append(
+                    BalanceChanged(account.id, paid, account.collateral, BalanceReason.FUNDING, reference)
+                )
+        out.append(FundingApplied(cmd.symbol, cmd.rate_ppb, index, per_lot, moved))
+
     # -- marks --------------------------------------------------------------------------------------
 
     def _mark_update(self, cmd: MarkUpdate) -> None:
@@ -458,6 +496,8 @@ class Sequencer:
         self.by_underlying.setdefault(inst.underlying, []).append(inst)
         markets[spec.symbol] = Market(inst)
         self.out.append(InstrumentListed(spec.symbol, inst_id))
+        if self.extensions:
+            self.refresh_extension_due()  # an extension's timers may follow the listing (expiries)
 
     def _delist(self, cmd: DelistInstrument) -> None:
         market = self.matcher.markets.get(cmd.symbol)

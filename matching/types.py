@@ -50,6 +50,8 @@ class BalanceReason(IntEnum):
     LIQUIDATION_FEE = 5  # from a liquidated account to the insurance fund
     INSURANCE_COVER = 6  # the insurance fund makes up an insolvent account's deficit
     PERP_SETTLEMENT = 7  # perpetual P&L realised at the mark (SettlePerpetuals)
+    FUNDING = 8  # a perpetual's funding payment (ApplyFunding)
+    OPTION_EXPIRY = 9  # an option's cash settlement at expiry
 
 
 class CancelRequest(IntEnum):

@@ -25,6 +25,7 @@ from matching.commands import CommandRecord, ListInstrument, MarkUpdate
 from matching.events import (
     BalanceChanged,
     Event,
+    InstrumentDelisted,
     InstrumentListed,
     MarksUpdated,
     PositionChanged,
@@ -107,6 +108,8 @@ class LedgerMirror:
                     held[p.symbol] = (p.qty_lots, p.cost_micro)
                 else:
                     held.pop(p.symbol, None)
+            elif kind is InstrumentDelisted:
+                self.marks.pop(event.symbol, None)  # type: ignore[union-attr]
             elif kind is MarksUpdated and isinstance(command, MarkUpdate):
                 self._marks(command)
             elif kind is InstrumentListed and isinstance(command, ListInstrument):

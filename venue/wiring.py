@@ -21,6 +21,7 @@ from config.settings import VenueSettings
 from fixgw.acceptor import Acceptor
 from matching.commands import CommandRecord, ListInstrument
 from matching.events import Event, MarksUpdated
+from matching.expiry import OptionExpiry
 from matching.journal import Journal, open_journal
 from matching.liquidation import LiquidationTerms
 from matching.risk_check import RiskCheck
@@ -38,6 +39,7 @@ from venue.bus import Bus, BusError, open_bus
 from venue.chain import Chain, open_chain
 from venue.fanout import Fanout
 from venue.fixcore import VenueCore
+from venue.funding_clock import FundingClock
 from venue.markfeed import MarkFeed
 from venue.readmodel import ReadModel
 from venue.records import Records
@@ -66,6 +68,7 @@ class Venue:
     fix: Acceptor | None = None
     settlement: SettlementService | None = None
     chain: Chain | None = None
+    funding: FundingClock | None = None
 
     async def stop(self) -> None:
         """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
@@ -74,6 +77,8 @@ class Venue:
             self.fix = None
             await asyncio.sleep(0.05)  # let the gateway hand those commands to the runtime
         await self.marks.stop()
+        if self.funding is not None:
+            await self.funding.stop()
         if self.settlement is not None:
             await self.settlement.stop()  # it submits through the runtime: stop it first
         await self.runtime.stop()
@@ -96,13 +101,14 @@ def listing_date(settings: VenueSettings) -> date:
 def new_sequencer(
     catalog: Catalog, params: RiskParams | None = None, risk: RiskCheck | None = None
 ) -> Sequencer:
-    """The sequencer with the margin engine plugged in (or ``risk``, e.g. the stand-in for benchmarks)
-    and the RFQ desk hosted."""
+    """The sequencer with the margin engine plugged in (or ``risk``, e.g. the stand-in for benchmarks),
+    the RFQ desk and option expiry hosted."""
     params = params or RiskParams.load()
     sequencer = Sequencer(
         catalog.fee_account, risk or MarginEngine(params), LiquidationTerms.from_config(params.liquidation)
     )
     sequencer.extend(RfqDesk())
+    sequencer.extend(OptionExpiry())
     return sequencer
 
 
@@ -159,9 +165,11 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     runtime.listeners.append(levels_listener(levels))
     await marks.prime()
     marks.start()
+    funding = FundingClock(runtime, readmodel, risk_params.funding)
+    funding.start()
     venue = Venue(
         settings, catalog, runtime.sequencer, journal, runtime, bus, fanout, readmodel, records, recovered,
-        risk_params, marks, watch, levels, board, None, settlement, chain,
+        risk_params, marks, watch, levels, board, None, settlement, chain, funding,
     )  # fmt: skip
     if settings.fix_enabled:
         venue.fix = start_fix(venue)

@@ -41,7 +41,8 @@ def test_liquidation_survives_a_restart_by_replay_and_by_snapshot(make_journal) 
         await journal.open()
         live = new_sequencer()
         every = len(commands) * 2 // 3
-        runtime = Runtime(live, journal, snapshot_every=every)
+        # stamped on the harness's clock: on the wall clock the day's options would have expired
+        runtime = Runtime(live, journal, snapshot_every=every, clock=lambda: h.now)
         runtime.start()
         # in two batches, so the snapshot falls between them and recovery replays a tail after it
         answers = await asyncio.gather(*(runtime.submit_nowait(c) for c in commands[:every]))

@@ -7,12 +7,14 @@ import asyncio
 import re
 from pathlib import Path
 
-from matching.commands import Deposit
+from matching.commands import ApplyFunding, Deposit
+from matching.events import FundingApplied
 from settlement.batch_store import BatchStatus
 from settlement.merkle import MerkleTree
 from tests.conftest import run
 from tests.contracts.conftest import Chain
 from tests.settlement.chain_venue import (
+    PERP,
     USDC,
     collateral,
     deposit_on_chain,
@@ -25,7 +27,9 @@ from tests.settlement.chain_venue import (
 from tests.settlement.proxy import Relay
 
 
-def test_trades_settle_in_batches_and_the_vault_equals_the_ledger(chain: Chain, tmp_path: Path) -> None:
+def test_trades_fees_and_funding_settle_in_batches_and_the_vault_equals_the_ledger(
+    chain: Chain, tmp_path: Path
+) -> None:
     a, b = chain.users[0], chain.users[1]
     deposit_on_chain(chain, a, 200_000 * USDC)
     deposit_on_chain(chain, b, 200_000 * USDC)
@@ -37,13 +41,18 @@ def test_trades_settle_in_batches_and_the_vault_equals_the_ledger(chain: Chain, 
             await until(lambda: collateral(venue, a) == 200_000 * USDC, what="deposits credited")
             await venue.runtime.submit(marks(venue, 100_000.0))
             fill = await trade_perp(venue, a, b, 1000, 200_000, "1")  # A buys 1 BTC at 100,000
+            _, paid = await venue.runtime.submit(ApplyFunding(symbol=PERP, rate_ppb=100_000))
+            funding = next(e for e in paid if isinstance(e, FundingApplied)).per_lot_micro * 1000
+            assert funding == 10 * USDC  # 0.01 % of 100,000 USD
             await venue.runtime.submit(marks(venue, 101_000.0))  # +1,000 USD for A
             await until(lambda: settle.stats.batches_confirmed >= 1, what="a confirmed batch")
+            await until(lambda: not settle.due(), what="everything cut")
+            await until(lambda: settle.stats.batches_confirmed == settle.stats.batches_built, what="settled")
             assert not settle.stats.alarm
             fees = venue.catalog.fee_account
             ledger = {acc: collateral(venue, acc) for acc in (a, b, fees)}
-            assert ledger[a] == 200_000 * USDC + 1_000 * USDC - fill.taker_fee_micro
-            assert ledger[b] == 200_000 * USDC - 1_000 * USDC - fill.maker_fee_micro
+            assert ledger[a] == 200_000 * USDC + 1_000 * USDC - fill.taker_fee_micro - funding
+            assert ledger[b] == 200_000 * USDC - 1_000 * USDC - fill.maker_fee_micro + funding
             for account, held in ledger.items():
                 on_chain = chain.vault.functions.balance(settle.wallets.address(account)).call()
                 assert on_chain == held, account

@@ -27,6 +27,7 @@ from matching.replay import verify
 from matching.sequencer import Sequencer
 from tests.conftest import POSTGRES_DSN, _drop_schema
 from venue.api.keys import KeyStore, Role
+from venue.wiring import new_sequencer
 
 VENUE = str(Path(sys.executable).with_name("venue"))
 ACCOUNTS = ("alice", "bob")
@@ -161,9 +162,9 @@ async def replay(schema: str) -> tuple[set[int], set[int], Sequencer]:
     orders: set[int] = set()
     trades: set[int] = set()
     catalog = Catalog.load()
-    fresh = Sequencer(catalog.fee_account)
+    fresh = new_sequencer(catalog)  # as the venue builds it: margin engine, RFQ desk, option expiry
     try:
-        report = await verify(journal, lambda: Sequencer(catalog.fee_account))
+        report = await verify(journal, lambda: new_sequencer(catalog))
         assert report.ok, report
         async for chunk in journal.read():
             for row in chunk:
