@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/venue bench matching --json
 	$(BIN)/venue bench journal --json
 	$(BIN)/venue bench risk --json
+	$(BIN)/venue bench settlement --json
 	$(BIN)/venue bench settlement-gas --json
 	$(BIN)/venue bench fix --json
 	$(BIN)/venue bench rfq --json

@@ -23,6 +23,7 @@ class BenchArea(StrEnum):
     MATCHING = "matching"
     JOURNAL = "journal"
     RISK = "risk"
+    SETTLEMENT = "settlement"
     SETTLEMENT_GAS = "settlement-gas"
     FIX = "fix"
     RFQ = "rfq"
@@ -326,6 +327,10 @@ def bench(
         from venue.bench import rfq
 
         result = rfq.run()
+    elif area is BenchArea.SETTLEMENT:
+        from venue.bench import settlement
+
+        result = settlement.run()
     elif area is BenchArea.SETTLEMENT_GAS:
         from venue.bench import settlement_gas
 
