@@ -192,3 +192,41 @@ def test_a_ledger_the_vault_disagrees_with_raises_the_alarm_and_stops_batches(
             await venue.stop()
 
     run(scenario())
+
+
+def test_a_transaction_left_unmined_is_replaced_at_the_same_nonce_with_higher_fees(
+    chain: Chain, tmp_path: Path
+) -> None:
+    a, b = chain.users[0], chain.users[1]
+    deposit_on_chain(chain, a, 50_000 * USDC)
+    deposit_on_chain(chain, b, 50_000 * USDC)
+    rpc = chain.w3.provider.make_request  # type: ignore[attr-defined]
+
+    async def scenario() -> None:
+        venue = await start(
+            chain, tmp_path / "var", settlement_interval_s=3600.0, settlement_bump_after_s=1.0
+        )
+        try:
+            settle = service(venue)
+            await until(lambda: collateral(venue, b) == 50_000 * USDC, what="deposits credited")
+            await venue.runtime.submit(marks(venue, 100_000.0))
+            await trade_perp(venue, a, b, 100, 200_000, "1")
+            rpc("evm_setAutomine", [False])  # the chain stops mining: the batch waits in the mempool
+            assert await settle.cut()
+            await until(lambda: settle.stats.submissions >= 1, what="the first submission")
+            first = await settle.store.get(1)
+            assert first is not None and first.status is BatchStatus.SUBMITTED
+            await until(lambda: settle.stats.replacements >= 1, what="a replacement")
+            replaced = await settle.store.get(1)
+            assert replaced is not None and replaced.attempts >= 2 and replaced.nonce == first.nonce
+            assert (replaced.max_fee_wei or 0) > (
+                first.max_fee_wei or 0
+            ) and replaced.tx_hash != first.tx_hash
+            rpc("evm_mine", [])
+            await until(lambda: settle.stats.batches_confirmed == 1, what="the batch confirmed")
+            assert chain.vault.functions.lastBatchId().call() == 1 and not settle.stats.alarm
+        finally:
+            rpc("evm_setAutomine", [True])
+            await venue.stop()
+
+    run(scenario())
