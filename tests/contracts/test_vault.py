@@ -16,6 +16,7 @@ from web3.exceptions import ContractLogicError
 
 from contracts.loader import ARTIFACTS, artifact, deploy, source_hashes, stale_artifacts
 from settlement.merkle import AccountState, MerkleTree
+from settlement.withdrawal_sig import typed_data
 from tests.contracts.conftest import EXIT_TIMEOUT, MICRO, Chain
 
 ZERO = b"\x00" * 32
@@ -132,30 +133,8 @@ def test_bad_batches_are_refused(chain: Chain) -> None:
 
 
 def signed_withdrawal(c: Chain, key: Any, amount: int, nonce: int, deadline: int) -> tuple[int, bytes, bytes]:
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Withdrawal": [
-                {"name": "account", "type": "address"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Withdrawal",
-        "domain": {
-            "name": "VenueVault",
-            "version": "1",
-            "chainId": c.w3.eth.chain_id,
-            "verifyingContract": c.vault.address,
-        },
-        "message": {"account": key.address, "amount": amount, "nonce": nonce, "deadline": deadline},
-    }
+    """Signed as the venue's API checks it (settlement.withdrawal_sig): the vault must agree."""
+    typed = typed_data(c.w3.eth.chain_id, c.vault.address, key.address, amount, nonce, deadline)
     sig = Account.sign_message(encode_typed_data(full_message=typed), key.key)
     return sig.v, sig.r.to_bytes(32, "big"), sig.s.to_bytes(32, "big")
 

@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from web3 import Web3
-
 from config.settings import VenueSettings
 from matching.commands import MarkUpdate, NewOrder
 from matching.events import Event, RequestRejected, Trade
@@ -96,5 +94,10 @@ async def start(chain: Chain, data_dir: Path, **overrides: object) -> Venue:
     return await start_venue(settings_for(chain, data_dir, **overrides))
 
 
-def address(account: str) -> str:
-    return Web3.to_checksum_address(account)
+async def start_funded(chain: Chain, data_dir: Path, funds: dict[str, int], **overrides: object) -> Venue:
+    """Deposit ``funds`` on chain from each wallet, start the venue, wait until the ledger credits them."""
+    for user, amount in funds.items():
+        deposit_on_chain(chain, user, amount)
+    venue = await start(chain, data_dir, **overrides)
+    await until(lambda: all(collateral(venue, u) == amount for u, amount in funds.items()), what="deposits")
+    return venue

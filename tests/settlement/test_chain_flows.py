@@ -16,6 +16,7 @@ from tests.settlement.chain_venue import (
     marks,
     service,
     start,
+    start_funded,
     trade_perp,
     until,
 )
@@ -57,15 +58,12 @@ def test_on_chain_requests_are_margin_checked_then_served_by_the_next_batch(
     chain: Chain, tmp_path: Path
 ) -> None:
     a, b = chain.users[0], chain.users[1]
-    deposit_on_chain(chain, a, 10_000 * USDC)
-    deposit_on_chain(chain, b, 100_000 * USDC)
     token, vault = chain.token.functions, chain.vault.functions
 
     async def scenario() -> None:
-        venue = await start(chain, tmp_path / "var")
+        venue = await start_funded(chain, tmp_path / "var", {a: 10_000 * USDC, b: 100_000 * USDC})
         try:
             settle = service(venue)
-            await until(lambda: collateral(venue, b) == 100_000 * USDC, what="deposits credited")
             wallet_before = token.balanceOf(a).call()
             chain.tx(vault.requestWithdrawal(3_000 * USDC), a)
             await until(lambda: collateral(venue, a) == 7_000 * USDC, what="the request debited")

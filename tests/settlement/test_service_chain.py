@@ -21,6 +21,7 @@ from tests.settlement.chain_venue import (
     marks,
     service,
     start,
+    start_funded,
     trade_perp,
     until,
 )
@@ -31,14 +32,11 @@ def test_trades_fees_and_funding_settle_in_batches_and_the_vault_equals_the_ledg
     chain: Chain, tmp_path: Path
 ) -> None:
     a, b = chain.users[0], chain.users[1]
-    deposit_on_chain(chain, a, 200_000 * USDC)
-    deposit_on_chain(chain, b, 200_000 * USDC)
 
     async def scenario() -> None:
-        venue = await start(chain, tmp_path / "var")
+        venue = await start_funded(chain, tmp_path / "var", {a: 200_000 * USDC, b: 200_000 * USDC})
         try:
             settle = service(venue)
-            await until(lambda: collateral(venue, a) == 200_000 * USDC, what="deposits credited")
             await venue.runtime.submit(marks(venue, 100_000.0))
             fill = await trade_perp(venue, a, b, 1000, 200_000, "1")  # A buys 1 BTC at 100,000
             _, paid = await venue.runtime.submit(ApplyFunding(symbol=PERP, rate_ppb=100_000))
@@ -165,16 +163,13 @@ def test_a_ledger_the_vault_disagrees_with_raises_the_alarm_and_stops_batches(
     chain: Chain, tmp_path: Path
 ) -> None:
     a, b = chain.users[0], chain.users[1]
-    deposit_on_chain(chain, a, 50_000 * USDC)
-    deposit_on_chain(chain, b, 50_000 * USDC)
     alarms: list[str] = []
 
     async def scenario() -> None:
-        venue = await start(chain, tmp_path / "var")
+        venue = await start_funded(chain, tmp_path / "var", {a: 50_000 * USDC, b: 50_000 * USDC})
         try:
             settle = service(venue)
             settle.on_alarm = alarms.append
-            await until(lambda: collateral(venue, b) == 50_000 * USDC, what="deposits credited")
             # credited in the ledger with no deposit on chain (what a bypassed front door would do)
             await venue.runtime.submit(Deposit(account=a, amount_micro=123 * USDC, reference="off-chain"))
             await venue.runtime.submit(marks(venue, 100_000.0))
