@@ -40,7 +40,7 @@ from matching.reasons import Reason
 from settlement.batch_store import BatchStatus, BatchStore, StoredBatch
 from settlement.merkle import AccountState
 from settlement.mirror import Commitment, LedgerMirror
-from settlement.netting import NetBatch, Netting, NettingState
+from settlement.netting import NetBatch, Netting, NettingError, NettingState
 from settlement.vault_client import ChainUnavailable, LogEntry, Sent, VaultClient, VaultRefused
 from settlement.wallets import WalletRegistry
 from settlement.withdrawal_sig import SignedWithdrawal
@@ -179,7 +179,11 @@ class SettlementService:
         if record.seq <= self.netting.state.last_seq:
             return
         self.mirror.on_record(record, events)
-        self.netting.on_record(record, events)
+        try:
+            self.netting.on_record(record, events)
+        except NettingError as exc:  # the ledger and the netting disagree: nothing more may go out
+            self._raise(f"netting failed at record {record.seq}: {exc}")
+            return
         for batch in self.netting.take():
             # The mirror has just applied the cut record: its state is the ledger right after the cut.
             self._built.put_nowait((batch, self.mirror.commit(self.wallets), self.mirror.to_json()))
