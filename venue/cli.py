@@ -96,8 +96,9 @@ async def _run(with_console: bool) -> None:
     from venue.chain import open_chain
 
     try:
-        chain = await asyncio.to_thread(open_chain, settings)
-        err.print(f"  chain             {chain.description}")
+        chain = venue.chain or await asyncio.to_thread(open_chain, settings)
+        settling = "settlement running" if venue.settlement else "settlement off (VENUE_SETTLEMENT_ENABLED)"
+        err.print(f"  chain             {chain.description}; {settling}")
     except ConnectionError as exc:  # settlement waits for the chain; trading goes on
         err.print(f"  chain             [red]unavailable[/red]: {exc}")
     err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")

@@ -186,7 +186,7 @@ async def open_settlement(
     """The settlement service on ``chain``, caught up with the journal (call before the runtime starts;
     then add its listener). Its alarms go out on the bus channel ``settlement``."""
     key = settings.operator_key.get_secret_value() if settings.operator_key else None
-    operator = settings.operator_address or chain.w3.eth.accounts[0]
+    operator = settings.operator_address or ("" if key else chain.w3.eth.accounts[0])  # a key names its own
     client = VaultClient(chain.w3, chain.vault, operator, key)
     store = BatchStore(journal)
     await store.open()
