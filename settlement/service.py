@@ -276,7 +276,9 @@ class SettlementService:
                 return False
             sent, at = self._sent.get(batch_id, (None, 0.0))
             if mined is None and (sent is None or now - at >= self.config.bump_after_s):
-                previous = sent or Sent(stored.tx_hash, stored.nonce or 0, stored.max_fee_wei or 0, 0)
+                # after a restart the tip is not known: assume the cap, so the replacement outbids both
+                fee = stored.max_fee_wei or 0
+                previous = sent or Sent(stored.tx_hash, stored.nonce or 0, fee, fee)
                 await self._send(stored, previous)
                 self.stats.replacements += 1
             return False
