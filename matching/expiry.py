@@ -72,8 +72,9 @@ class OptionExpiry:
         due = 0
         for underlying, expiry in self._expiries():
             fixing = self.fixings.get((underlying, expiry))
-            at = fixing.next_sample_ns if fixing and fixing.next_sample_ns else expiry - WINDOW_NS
-            at = min(at, expiry)
+            # the next sample, the expiry itself once all are taken, or a retry a minute after an
+            # expiry that found no index (never a time already past: the runtime would tick non-stop)
+            at = fixing.next_sample_ns if fixing is not None else expiry - WINDOW_NS
             due = at if not due or at < due else due
         return due
 

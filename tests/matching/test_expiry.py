@@ -99,6 +99,7 @@ def test_an_unmarked_underlying_waits_instead_of_settling_at_zero() -> None:
     events = h.do(ClockTick(), 1)
     assert not of(events, OptionsExpired)
     assert h.seq.market(call).instrument.active  # type: ignore[union-attr]
+    assert h.seq.next_timer_ns() == h.now + MINUTE  # a retry in a minute, not a clock tick storm
     index_at(h, EXPIRY + 2 * MINUTE, 99_000)
     h.now = EXPIRY + 3 * MINUTE
     done = first(h.do(ClockTick(), 1), OptionsExpired)
