@@ -116,11 +116,17 @@ class ApplyFunding(_Command, frozen=True):
 
 
 class Withdraw(_Command, frozen=True):
-    """Debit collateral if the account's available funds allow it."""
+    """Debit collateral if the account's available funds allow it.
+
+    ``forced``: an on-chain request the vault will let anyone freeze on if it stays unserved; it is
+    debited whatever margin it frees, as long as the account's equity and collateral cover it (so
+    nobody else pays for it), and an account it leaves below maintenance is liquidated at once.
+    """
 
     account: str
     amount_micro: I64
     reference: str
+    forced: bool = False
 
 
 class SmileMark(msgspec.Struct, frozen=True, array_like=True, gc=False):

@@ -284,6 +284,9 @@ class Sequencer:
             reason = Reason.INVALID_AMOUNT
         elif cmd.reference in ledger.references:
             reason = Reason.DUPLICATE_REFERENCE
+        elif cmd.forced:
+            equity = self.risk.margin_state(account)[0]
+            reason = 0 if cmd.amount_micro <= min(equity, account.collateral) else Reason.INSUFFICIENT_FUNDS
         else:
             reason = self.risk.check_withdrawal(account, cmd.amount_micro)
         if reason:
@@ -298,6 +301,9 @@ class Sequencer:
                 account.id, -cmd.amount_micro, account.collateral, BalanceReason.WITHDRAWAL, cmd.reference
             )
         )
+        fund = self.liquidation_terms.insurance_account
+        if cmd.forced and account.id != fund and self.liquidator.below_maintenance(account):
+            self.liquidator.run(account)
 
     def _settle_perpetuals(self, cmd: SettlePerpetuals) -> None:
         """Every open perpetual position at its mark: cash += value at mark - entry cost, then entry

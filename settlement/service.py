@@ -18,8 +18,11 @@ Stages (each a task; all state that must survive a restart is in the batch store
 - watch: ``Deposited`` and ``WithdrawalRequested`` events ``confirmations`` blocks deep become
   Deposit / Withdraw commands, referenced ``tx_hash:log_index`` / ``vault-withdrawal:<id>``, so a
   re-read (restart, reorganisation) is refused as a duplicate by the sequencer, never credited twice.
-  A request the margin check refuses is retried each round (it must be served before the vault's
-  exit timeout) and counted in ``refused_requests``.
+  A request the margin check refuses is retried each round and counted in ``refused_requests``;
+  once ``force_after_share`` of the vault's exit timeout has passed it is forced (debited within the
+  account's equity whatever margin it frees; an account left below maintenance is liquidated), so a
+  healthy venue serves every request it can cover before anyone may freeze the vault. A request
+  beyond the account's equity cannot be served without someone else paying: it stays refused.
 """
 
 from __future__ import annotations
@@ -61,6 +64,9 @@ class SettlementConfig:
     retry_s: float = 5.0  # wait after a refused batch before sending it again
     poll_s: float = 0.2  # how often the chain is polled
     from_block: int = 0  # the vault's deployment block: events before it are not scanned
+    # share of the vault's exit timeout after which a request still refused for margin is forced
+    # (debited whatever margin it frees, within equity): the vault must never freeze on a healthy venue
+    force_after_share: float = 0.5
 
 
 @dataclass(slots=True)
@@ -431,7 +437,9 @@ class SettlementService:
 
     async def _request(self, request_id: int, account: str, amount: int) -> bool:
         reference = f"{VAULT_WITHDRAWAL}{request_id}"
-        _, events = await self.submit(Withdraw(account=account, amount_micro=amount, reference=reference))
+        forced = request_id in self._refused and await self._must_force(request_id)
+        command = Withdraw(account=account, amount_micro=amount, reference=reference, forced=forced)
+        _, events = await self.submit(command)
         refused = next((e for e in events if isinstance(e, RequestRejected)), None)
         if refused is None:
             self._refused.pop(request_id, None)
@@ -445,6 +453,17 @@ class SettlementService:
         self._refused[request_id] = (account, amount)
         self.stats.refused_requests = len(self._refused)
         return False
+
+    async def _must_force(self, request_id: int) -> bool:
+        client = self.client
+        requested = await asyncio.to_thread(client.requested_at, request_id)
+        timeout = await asyncio.to_thread(client.exit_timeout)
+        now = await asyncio.to_thread(client.chain_time)
+        if now < requested + timeout * self.config.force_after_share:
+            return False
+        log.warning("on-chain withdrawal %d forced: %d s of the %d s exit timeout gone", request_id,
+                    now - requested, timeout)  # fmt: skip
+        return True
 
     async def _retry_refused(self) -> int:
         accepted = 0

@@ -111,6 +111,17 @@ class VaultClient:
     def balance(self, address: str, block: int | str = "latest") -> int:
         return int(self._call(self.vault.functions.balance(address).call, block_identifier=block))
 
+    def requested_at(self, request_id: int) -> int:
+        """When withdrawal request ``request_id`` was made (chain seconds); 0 if unknown."""
+        return int(self._call(self.vault.functions.withdrawals(request_id).call)[2])
+
+    def exit_timeout(self) -> int:
+        return int(self._call(self.vault.functions.exitTimeout().call))
+
+    def chain_time(self) -> int:
+        """The latest block's timestamp: the clock the vault's exit timeout runs on."""
+        return int(self._call(self.w3.eth.get_block, "latest")["timestamp"])
+
     def receipt(self, tx_hash: str) -> Mined | None:
         try:
             r = self._call(self.w3.eth.get_transaction_receipt, tx_hash)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from settlement.service import WATCH_CURSOR
 from tests.conftest import run
-from tests.contracts.conftest import Chain
+from tests.contracts.conftest import EXIT_TIMEOUT, Chain
 from tests.settlement.chain_venue import (
     USDC,
     collateral,
@@ -83,6 +83,35 @@ def test_on_chain_requests_are_margin_checked_then_served_by_the_next_batch(
             await until(lambda: vault.pendingWithdrawals().call() == 0, what="the request served")
             assert vault.balance(a).call() == collateral(venue, a)
             assert not settle.stats.alarm
+        finally:
+            await venue.stop()
+
+    run(scenario())
+
+
+def test_a_request_refused_for_margin_is_forced_before_anyone_may_freeze_the_vault(
+    chain: Chain, tmp_path: Path
+) -> None:
+    a, b = chain.users[0], chain.users[1]
+    vault = chain.vault.functions
+
+    async def scenario() -> None:
+        venue = await start_funded(chain, tmp_path / "var", {a: 10_000 * USDC, b: 100_000 * USDC})
+        try:
+            settle = service(venue)
+            await venue.runtime.submit(marks(venue, 100_000.0))
+            await trade_perp(venue, a, b, 500, 200_000, "open")  # 50,000 USD long: IM 5,000, MM 3,250
+            held = collateral(venue, a)
+            chain.tx(vault.requestWithdrawal(6_000 * USDC), a)  # beyond the ~4,975 of free margin
+            await until(lambda: settle.stats.refused_requests == 1, what="the request refused")
+            await asyncio.sleep(0.5)
+            assert collateral(venue, a) == held
+            chain.travel(EXIT_TIMEOUT // 2 + 1)  # half the exit timeout gone: the venue must act now
+            await until(lambda: collateral(venue, a) == held - 6_000 * USDC, what="the forced debit")
+            await until(lambda: vault.pendingWithdrawals().call() == 0, what="the request served")
+            assert settle.stats.refused_requests == 0 and not settle.stats.alarm
+            assert vault.balance(a).call() == collateral(venue, a)
+            assert not vault.frozen().call()
         finally:
             await venue.stop()
 
