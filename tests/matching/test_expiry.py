@@ -3,7 +3,7 @@ cash-settles (payouts sum to zero), the series is delisted; replay and a snapsho
 
 from __future__ import annotations
 
-from matching.commands import ClockTick, MarkUpdate
+from matching.commands import ClockTick, MarkUpdate, SettlePerpetuals
 from matching.events import (
     BalanceChanged,
     InstrumentDelisted,
@@ -11,11 +11,13 @@ from matching.events import (
     OrderCancelled,
     OrderRejected,
     PositionChanged,
+    Trade,
 )
 from matching.expiry import OptionExpiry
 from matching.sequencer import Sequencer
 from matching.snapshot import restore, take
 from matching.types import BalanceReason, TimeInForce
+from settlement.netting import Netting
 from tests.matching.harness import CATALOG, PERP, SECOND, T0, Harness, batches_hash, conservation, first, of
 from tests.matching.harness import option_spec as base_option
 
@@ -104,3 +106,24 @@ def test_an_unmarked_underlying_waits_instead_of_settling_at_zero() -> None:
     h.now = EXPIRY + 3 * MINUTE
     done = first(h.do(ClockTick(), 1), OptionsExpired)
     assert done.settlement_price_micro == 99_000_000_000 and done.samples == 0
+
+
+def test_expiry_payouts_net_into_a_balanced_settlement_batch() -> None:
+    h, call, _ = harness()
+    index_at(h, T0 + SECOND, 100_000)
+    h.order("B", -1, 10, 900, symbol=call)
+    fill = first(h.order("A", 1, 10, 900, symbol=call, tif=TimeInForce.IOC), Trade)
+    index_at(h, EXPIRY - 31 * MINUTE, 105_000)  # every sample of the window: 105,000
+    h.now = EXPIRY
+    payouts = of(h.do(ClockTick(), 1), BalanceChanged)
+    assert {p.reason for p in payouts} == {BalanceReason.OPTION_EXPIRY}
+    h.do(SettlePerpetuals(reference="cut"))
+    netting = Netting()
+    netting.feed((r, e) for r, (_, e) in zip(h.records, h.batches, strict=True))
+    (batch,) = netting.take()  # NettingError if the payouts broke the zero sum
+    deltas = dict(batch.deltas)
+    premium = 10 * 900 * h.seq.market(call).instrument.micro_per_tick_lot  # type: ignore[union-attr]
+    payout = 10 * 50_000_000  # (105,000 - 100,000) x 0.01 BTC a lot, 10 lots
+    assert deltas["A"] == payout - premium - fill.taker_fee_micro
+    assert deltas["B"] == premium - payout - fill.maker_fee_micro
+    assert deltas[CATALOG.fee_account] == fill.maker_fee_micro + fill.taker_fee_micro

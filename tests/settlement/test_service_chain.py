@@ -7,11 +7,13 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
+
 from matching.commands import ApplyFunding, Deposit
 from matching.events import FundingApplied
 from settlement.batch_store import BatchStatus
 from settlement.merkle import MerkleTree
-from tests.conftest import run
+from tests.conftest import POSTGRES_DSN, run
 from tests.contracts.conftest import Chain
 from tests.settlement.chain_venue import (
     PERP,
@@ -69,14 +71,20 @@ def test_trades_fees_and_funding_settle_in_batches_and_the_vault_equals_the_ledg
     run(scenario())
 
 
-def test_a_restart_after_submitting_neither_repeats_nor_skips_a_batch(chain: Chain, tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_restart_after_submitting_neither_repeats_nor_skips_a_batch(
+    chain: Chain, tmp_path: Path, store: str, request: pytest.FixtureRequest
+) -> None:
     a, b = chain.users[0], chain.users[1]
     deposit_on_chain(chain, a, 200_000 * USDC)
     deposit_on_chain(chain, b, 200_000 * USDC)
     data = tmp_path / "var"
+    journal: dict[str, object] = {}  # the batch lifecycle lives beside the journal
+    if store == "postgres":
+        journal["database_url"] = f"{POSTGRES_DSN}?schema={request.getfixturevalue('postgres_schema')}"
 
     async def first_run() -> None:
-        venue = await start(chain, data)
+        venue = await start(chain, data, **journal)
         settle = service(venue)
         for task in settle._tasks:  # this run drives the stages by hand
             task.cancel()
@@ -95,7 +103,7 @@ def test_a_restart_after_submitting_neither_repeats_nor_skips_a_batch(chain: Cha
         await venue.stop()  # ... and the process stops before it records the confirmation
 
     async def second_run() -> None:
-        venue = await start(chain, data)
+        venue = await start(chain, data, **journal)
         try:
             settle = service(venue)
             await until(lambda: settle.stats.batches_confirmed >= 1, what="batch 1 confirmed")
