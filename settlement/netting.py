@@ -2,10 +2,11 @@
 
 A batch is everything between two ``SettlePerpetuals`` records (the second one included): its cash
 moves are the BalanceChanged events of those records, except deposits and withdrawals, which move on
-chain by themselves (a deposit before the ledger credits it, a withdrawal escrowed by its request and
-paid by the batch that serves it). Because the cut realises every perpetual at its mark, the net
-deltas of a batch sum to zero over all accounts, the fee and insurance accounts included: that is the
-vault's conservation check (``settleBatch`` reverts otherwise), and ``NettingError`` here.
+chain by themselves (a deposit before the ledger credits it; a withdrawal leaves the vault balance
+when the batch serves its request, after the deltas). Because the cut realises every perpetual at
+its mark, the net deltas of a batch sum to zero over all accounts, the fee and insurance accounts
+included: that is the vault's conservation check (``settleBatch`` reverts otherwise), and
+``NettingError`` here.
 
 Batches are a pure function of the journal: batch n is the n-th cut, so replaying the journal from the
 start (or from a saved ``Netting.state``) rebuilds exactly the batches the live service built.

@@ -12,8 +12,9 @@ Stages (each a task; all state that must survive a restart is in the batch store
   after ``bump_after_s`` is replaced at the same nonce with higher fees; a refused batch is marked
   failed and retried after ``retry_s``. Confirmed at ``confirmations`` blocks (1: its own block).
 - reconcile: after each confirmed batch, the vault balance of every account the batch touched is
-  compared with the ledger at the cut (adjusted for deposits and requests the ledger has not booked
-  yet). A mismatch raises the alarm: an error log, the ``alarm`` metric, an ``on_alarm`` callback
+  compared with the ledger at the cut (adjusted for deposits the ledger has not booked yet; a
+  withdrawal request holds no escrow, so only a served one moves a vault balance). A mismatch
+  raises the alarm: an error log, the ``alarm`` metric, an ``on_alarm`` callback
   (the venue publishes it on the bus), and no further batch goes out until ``resume()``.
 - watch: ``Deposited`` and ``WithdrawalRequested`` events ``confirmations`` blocks deep become
   Deposit / Withdraw commands, referenced ``tx_hash:log_index`` / ``vault-withdrawal:<id>``, so a
@@ -22,7 +23,8 @@ Stages (each a task; all state that must survive a restart is in the batch store
   once ``force_after_share`` of the vault's exit timeout has passed it is forced (debited within the
   account's equity whatever margin it frees; an account left below maintenance is liquidated), so a
   healthy venue serves every request it can cover before anyone may freeze the vault. A request
-  beyond the account's equity cannot be served without someone else paying: it stays refused.
+  beyond what even a forced debit covers (the account's collateral, capped at its equity) is refused
+  on chain instead (``rejectWithdrawal``, with the account's proof in the last confirmed root).
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class SettlementStats:
     deposits_credited: int = 0
     requests_debited: int = 0
     refused_requests: int = 0
+    rejected_requests: int = 0  # refused on chain: beyond the account's proven equity
     gas_used: int = 0
     chain_up: bool = True
     alarm: str = ""  # non-empty: batches stopped until resume()
@@ -120,7 +123,7 @@ class SettlementService:
         self._sent: dict[int, tuple[Sent, float]] = {}  # batch id -> latest send, monotonic time
         self._retry_at: dict[int, float] = {}
         self._refused: dict[int, tuple[str, int]] = {}  # on-chain request id -> (account, amount)
-        self._logs: dict[str, list[LogEntry]] = {"Deposited": [], "WithdrawalRequested": []}
+        self._logs: dict[str, list[LogEntry]] = {"Deposited": []}
         self._logs_to = self.config.from_block - 1  # last block scanned for reconciliation
         self._tasks: list[asyncio.Task[None]] = []
         self._proofs: tuple[int, Commitment, Any] | None = None  # cached tree of the last confirmed root
@@ -347,11 +350,6 @@ class SettlementService:
                 address = entry.args["account"]
                 unbooked[address] = unbooked.get(address, 0) + int(entry.args["amount"])
                 touched.add(address)
-        for entry in self._logs["WithdrawalRequested"]:
-            if entry.block <= block and f"{VAULT_WITHDRAWAL}{entry.args['id']}" not in at_cut.moved:
-                address = entry.args["account"]
-                unbooked[address] = unbooked.get(address, 0) - int(entry.args["amount"])
-                touched.add(address)
         mismatches = []
         for address in sorted(touched):
             account = self.wallets.account(address)
@@ -448,11 +446,39 @@ class SettlementService:
         if refused.reason == Reason.DUPLICATE_REFERENCE:
             self._refused.pop(request_id, None)
             return False
+        if await asyncio.to_thread(self.client.request_closed, request_id):  # rejected before a restart
+            self._refused.pop(request_id, None)
+            self.stats.refused_requests = len(self._refused)
+            return False
+        if forced and await self._reject_on_chain(request_id, account):
+            self._refused.pop(request_id, None)
+            self.stats.refused_requests = len(self._refused)
+            return False
         if request_id not in self._refused:
             log.warning("on-chain withdrawal %d of %s refused for now: %s", request_id, account, refused.text)
         self._refused[request_id] = (account, amount)
         self.stats.refused_requests = len(self._refused)
         return False
+
+    async def _reject_on_chain(self, request_id: int, account: str) -> bool:
+        """A request even a forced debit cannot cover (beyond the account's equity): refuse it on chain
+        with the account's proof in the last confirmed root, so it cannot freeze the vault."""
+        found = await self.proof(account)
+        if found is None:
+            log.error("withdrawal %d of %s: no leaf to prove its equity with", request_id, account)
+            return False
+        try:
+            tx_hash = await asyncio.to_thread(
+                self.client.reject_withdrawal, request_id, found.state, found.proof
+            )
+        except VaultRefused as exc:  # e.g. covered by the last root's equity: a newer root will tell
+            log.warning("withdrawal %d of %s not rejected by the vault: %s", request_id, account, exc.reason)
+            return False
+        log.warning(
+            "withdrawal %d of %s rejected on chain (%s): beyond its equity", request_id, account, tx_hash
+        )
+        self.stats.rejected_requests += 1
+        return True
 
     async def _must_force(self, request_id: int) -> bool:
         client = self.client

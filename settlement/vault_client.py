@@ -25,6 +25,8 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
 
+from settlement.merkle import AccountState
+
 GAS_MARGIN = 1.25
 
 
@@ -111,9 +113,17 @@ class VaultClient:
     def balance(self, address: str, block: int | str = "latest") -> int:
         return int(self._call(self.vault.functions.balance(address).call, block_identifier=block))
 
+    def pending_of(self, address: str, block: int | str = "latest") -> int:
+        """What ``address``'s unserved withdrawal requests ask for (token units; still in its balance)."""
+        return int(self._call(self.vault.functions.pendingOf(address).call, block_identifier=block))
+
     def requested_at(self, request_id: int) -> int:
         """When withdrawal request ``request_id`` was made (chain seconds); 0 if unknown."""
         return int(self._call(self.vault.functions.withdrawals(request_id).call)[2])
+
+    def request_closed(self, request_id: int) -> bool:
+        """True once request ``request_id`` was served or rejected."""
+        return bool(self._call(self.vault.functions.withdrawals(request_id).call)[3])
 
     def exit_timeout(self) -> int:
         return int(self._call(self.vault.functions.exitTimeout().call))
@@ -213,6 +223,22 @@ class VaultClient:
             raise VaultRefused(f"transaction {sent.tx_hash} reverted")
         (event,) = self.vault.events.WithdrawalRequested().process_receipt(receipt)
         return sent.tx_hash, int(event["args"]["id"])
+
+    def reject_withdrawal(
+        self, request_id: int, state: AccountState, proof: Sequence[bytes], timeout_s: float = 60.0
+    ) -> str:
+        """Refuse a request beyond what the account may withdraw (its collateral, capped at its equity,
+        plus deposits after the batch), proven by ``state`` and ``proof`` against the current root;
+        waits for it to be mined. ``VaultRefused`` (``CoveredByEquity``, ``BadProof``) when the vault
+        does not agree."""
+        call = self.vault.functions.rejectWithdrawal(
+            request_id, state.collateral, state.equity, state.positions_hash, list(proof)
+        )
+        sent = self._send(call, None)
+        receipt = self._call(self.w3.eth.wait_for_transaction_receipt, sent.tx_hash, timeout=timeout_s)
+        if int(receipt["status"]) != 1:
+            raise VaultRefused(f"transaction {sent.tx_hash} reverted")
+        return sent.tx_hash
 
     def _send(self, call: Any, replacing: Sent | None) -> Sent:
         with self._sending:

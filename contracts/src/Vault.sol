@@ -45,7 +45,10 @@ contract Vault {
 
     mapping(uint256 => Withdrawal) public withdrawals;
     uint256 public nextWithdrawalId = 1;
-    uint256 public pendingWithdrawals; // requested, not yet served (escrowed out of `balance`)
+    // Requested, not yet served. A request holds no escrow: it stays in `balance` until a batch serves
+    // it, so the batches' deltas (the ledger's cash moves) always apply whatever requests wait.
+    uint256 public pendingWithdrawals;
+    mapping(address => uint256) public pendingOf; // per account
     mapping(address => uint256) public nonces; // EIP-712 withdrawal nonces
 
     bool public paused;
@@ -72,6 +75,7 @@ contract Vault {
     );
     event WithdrawalRequested(uint256 indexed id, address indexed account, uint256 amount);
     event WithdrawalServed(uint256 indexed id, address indexed account, uint256 amount);
+    event WithdrawalRejected(uint256 indexed id, address indexed account, uint256 amount, uint256 covered);
     event VaultFrozen(address indexed by, uint256 indexed withdrawalId, uint256 funds, uint256 claims);
     event Exited(address indexed account, uint256 claim, uint256 paid);
     event OperatorChanged(address operator);
@@ -100,6 +104,7 @@ contract Vault {
     error Expired();
     error BadProof();
     error AlreadyExited();
+    error CoveredByEquity(uint256 covered, uint256 amount);
     error TransferFailed();
 
     modifier onlyOwner() {
@@ -177,7 +182,8 @@ contract Vault {
     // ---- batches -------------------------------------------------------------------------------
 
     /// @notice Settle one batch: net cash deltas (summing to zero, fees to the fee account included),
-    /// withdrawals to serve, and the commitment to every account's state after the batch.
+    /// withdrawals to serve, and the commitment to every account's state after the batch. Deltas apply
+    /// first, then each served withdrawal leaves its account's balance.
     function settleBatch(
         uint64 batchId,
         address[] calldata accounts,
@@ -215,6 +221,11 @@ contract Vault {
             if (w.account == address(0)) revert UnknownWithdrawal(id);
             if (w.served) revert AlreadyServed(id);
             w.served = true;
+            address account = w.account;
+            uint256 held = balance[account];
+            if (held < w.amount) revert NegativeBalance(account);
+            balance[account] = held - w.amount;
+            pendingOf[account] -= w.amount;
             pendingWithdrawals -= w.amount;
             paying[i] = w;
             emit WithdrawalServed(id, w.account, w.amount);
@@ -262,12 +273,57 @@ contract Vault {
         if (frozen) revert IsFrozen();
         if (amount == 0 || amount > type(uint96).max) revert ZeroAmount();
         uint256 held = balance[account];
-        if (held < amount) revert InsufficientBalance(held, amount);
-        balance[account] = held - amount;
+        uint256 asked = pendingOf[account] + amount;
+        if (held < asked) revert InsufficientBalance(held, asked);
+        pendingOf[account] = asked;
         pendingWithdrawals += amount;
         id = nextWithdrawalId++;
         withdrawals[id] = Withdrawal(account, uint96(amount), uint64(block.timestamp), false);
         emit WithdrawalRequested(id, account, amount);
+    }
+
+    /// @notice The operator refuses a request the account cannot cover, and only such a one: it proves
+    /// the account's leaf in the current root, and the amount must exceed what the account may withdraw
+    /// there (its collateral, capped at its equity) plus what it deposited after the batch.
+    function rejectWithdrawal(
+        uint256 id,
+        uint256 collateral,
+        uint256 equity,
+        bytes32 positionsHash,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        if (msg.sender != operator) revert NotOperator();
+        if (frozen) revert IsFrozen();
+        _release(id);
+        _checkRejection(id, collateral, equity, positionsHash, proof);
+    }
+
+    /// Close an unserved request: it can no longer be served, nor freeze the vault.
+    function _release(uint256 id) private {
+        Withdrawal storage w = withdrawals[id];
+        if (w.account == address(0)) revert UnknownWithdrawal(id);
+        if (w.served) revert AlreadyServed(id);
+        w.served = true;
+        pendingOf[w.account] -= w.amount;
+        pendingWithdrawals -= w.amount;
+    }
+
+    /// Revert unless the released request `id` exceeds what its account may withdraw in the current root.
+    function _checkRejection(
+        uint256 id,
+        uint256 collateral,
+        uint256 equity,
+        bytes32 positionsHash,
+        bytes32[] calldata proof
+    ) private {
+        Withdrawal storage w = withdrawals[id];
+        address account = w.account;
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, collateral, equity, positionsHash))));
+        if (lastBatchId == 0 || !_verify(proof, leaf)) revert BadProof();
+        uint256 covered = (collateral < equity ? collateral : equity)
+            + (depositBatch[account] == lastBatchId ? depositedAfter[account] : 0);
+        if (w.amount <= covered) revert CoveredByEquity(covered, w.amount);
+        emit WithdrawalRejected(id, account, w.amount, covered);
     }
 
     // ---- the escape hatch ----------------------------------------------------------------------

@@ -83,10 +83,11 @@ def test_deposit_batch_and_a_served_withdrawal(chain: Chain) -> None:
     receipt = settle(c, 2, {}, [wid], tree)
     assert events(c, receipt, "WithdrawalServed")[0]["args"]["amount"] == 100 * MICRO
     assert c.token.functions.balanceOf(alice).call() == 500 * MICRO
-    # the vault holds exactly the balances plus what is pending
+    assert c.vault.functions.balance(alice).call() == 549 * MICRO
+    # the vault holds exactly the balances (a request holds no escrow: it leaves when served)
     held = c.token.functions.balanceOf(c.vault.address).call()
     balances = sum(c.vault.functions.balance(a).call() for a in (alice, bob, fees))
-    assert held == balances + c.vault.functions.pendingWithdrawals().call()
+    assert held == balances and c.vault.functions.pendingWithdrawals().call() == 0
 
 
 def test_bad_batches_are_refused(chain: Chain) -> None:
@@ -149,7 +150,7 @@ def test_eip712_withdrawal_submitted_by_the_operator(chain: Chain) -> None:
     v, r, s = signed_withdrawal(c, key, 30 * MICRO, 0, deadline)
     f = c.vault.functions
     c.tx(f.requestWithdrawalWithSig(key.address, 30 * MICRO, deadline, v, r, s), c.operator)
-    assert f.balance(key.address).call() == 70 * MICRO and f.nonces(key.address).call() == 1
+    assert f.pendingOf(key.address).call() == 30 * MICRO and f.nonces(key.address).call() == 1
     # replayed: the nonce has moved on
     reverts(
         "BadSignature()",
@@ -300,20 +301,20 @@ def test_tokens_held_equal_balances_plus_pending_withdrawals(
         f = c.vault.functions
         if op == "deposit":
             c.tx(f.deposit(amount), user)
-        elif op == "request" and f.balance(user).call() >= amount:
+        elif op == "request" and f.balance(user).call() >= f.pendingOf(user).call() + amount:
             receipt = c.tx(f.requestWithdrawal(amount), user)
             pending.append(events(c, receipt, "WithdrawalRequested")[0]["args"]["id"])
         elif op == "batch":
             # move `amount` from the richest user to another, serve half the pending requests
-            rich = max(users, key=lambda u: f.balance(u).call())
-            moved = min(amount, f.balance(rich).call())
+            rich = max(users, key=lambda u: f.balance(u).call() - f.pendingOf(u).call())
+            moved = max(min(amount, f.balance(rich).call() - f.pendingOf(rich).call()), 0)
             other = users[(users.index(rich) + 1) % 3]
             batch += 1
             serve, pending = pending[: len(pending) // 2], pending[len(pending) // 2 :]
             settle(c, batch, {rich: -moved, other: moved}, serve, None)
         held = c.token.functions.balanceOf(c.vault.address).call()
-        total = sum(f.balance(u).call() for u in users) + f.pendingWithdrawals().call()
-        assert held == total
+        assert held == sum(f.balance(u).call() for u in users)
+        assert f.pendingWithdrawals().call() == sum(f.pendingOf(u).call() for u in users)
     c.w3.provider.make_request("evm_revert", [snapshot["result"]])  # type: ignore[arg-type]
 
 
@@ -327,3 +328,76 @@ def test_only_the_owner_rotates_roles(chain: Chain) -> None:
         "NotOperator()", lambda: f.settleBatch(1, [], [], [], ZERO, MARKS, 0).transact({"from": c.operator})
     )
     c.tx(f.settleBatch(1, [], [], [], ZERO, MARKS, 0), c.users[1])
+
+
+def test_the_operator_may_reject_only_a_request_beyond_what_the_proven_state_allows(chain: Chain) -> None:
+    c = chain
+    alice, bob = c.users[:2]
+    for user in (alice, bob):
+        c.fund(user, 1_000 * MICRO)
+        c.tx(c.vault.functions.deposit(500 * MICRO), user)
+    # alice sold options: 500 collateral on chain, 200 of equity at the marks
+    tree = MerkleTree(
+        [AccountState(alice, 500 * MICRO, 200 * MICRO), AccountState(bob, 500 * MICRO, 800 * MICRO)]
+    )
+    settle(c, 1, {}, [], tree)
+    f = c.vault.functions
+    small = events(c, c.tx(f.requestWithdrawal(150 * MICRO), alice), "WithdrawalRequested")[0]["args"]["id"]
+    large = events(c, c.tx(f.requestWithdrawal(300 * MICRO), alice), "WithdrawalRequested")[0]["args"]["id"]
+    proof = tree.proof(alice)
+    reject = f.rejectWithdrawal
+    reverts(
+        "NotOperator()",
+        lambda: reject(large, 500 * MICRO, 200 * MICRO, ZERO, proof).transact({"from": alice}),
+    )
+    reverts(  # a leaf that is not in the root
+        "BadProof()",
+        lambda: reject(large, 500 * MICRO, 100 * MICRO, ZERO, proof).transact({"from": c.operator}),
+    )
+    reverts(  # covered by her equity: it must be served
+        "CoveredByEquity(uint256,uint256)",
+        lambda: reject(small, 500 * MICRO, 200 * MICRO, ZERO, proof).transact({"from": c.operator}),
+    )
+    receipt = c.tx(reject(large, 500 * MICRO, 200 * MICRO, ZERO, proof), c.operator)
+    (rejected,) = events(c, receipt, "WithdrawalRejected")
+    assert rejected["args"]["amount"] == 300 * MICRO and rejected["args"]["covered"] == 200 * MICRO
+    assert f.balance(alice).call() == 500 * MICRO  # requests hold no escrow; the small one still waits
+    assert f.pendingWithdrawals().call() == 150 * MICRO and f.pendingOf(alice).call() == 150 * MICRO
+    c.travel(EXIT_TIMEOUT + 1)
+    reverts("AlreadyServed(uint256)", lambda: f.freeze(large).transact({"from": bob}))
+    c.tx(f.freeze(small), bob)  # the one the operator had to serve and did not
+
+
+def test_a_waiting_request_never_blocks_the_batch_that_debits_its_account(chain: Chain) -> None:
+    # The griefing a held escrow allowed: alice asks for cash the ledger has since taken (she lost
+    # after the last cut); the batch that books the loss must still settle, and the request, now beyond
+    # her collateral in the new root, is refused with that root's proof.
+    c = chain
+    alice, bob = c.users[:2]
+    for user in (alice, bob):
+        c.fund(user, 1_000 * MICRO)
+        c.tx(c.vault.functions.deposit(500 * MICRO), user)
+    settle(c, 1, {}, [], MerkleTree([AccountState(alice, 500 * MICRO, 500 * MICRO)]))
+    f = c.vault.functions
+    wid = events(c, c.tx(f.requestWithdrawal(300 * MICRO), alice), "WithdrawalRequested")[0]["args"]["id"]
+    reverts(  # asking again beyond the balance the first request already claims
+        "InsufficientBalance(uint256,uint256)",
+        lambda: f.requestWithdrawal(201 * MICRO).transact({"from": alice}),
+    )
+    # she lost 400 to bob; her long options still count 600 of equity, her collateral is 100
+    after = MerkleTree(
+        [AccountState(alice, 100 * MICRO, 700 * MICRO), AccountState(bob, 900 * MICRO, 900 * MICRO)]
+    )
+    settle(c, 2, {alice: -400 * MICRO, bob: 400 * MICRO}, [], after)
+    assert f.balance(alice).call() == 100 * MICRO
+    reverts(  # serving it would take cash she no longer has
+        "NegativeBalance(address)",
+        lambda: f.settleBatch(3, [], [], [wid], after.root, MARKS, 0).transact({"from": c.operator}),
+    )
+    proof = after.proof(alice)
+    receipt = c.tx(f.rejectWithdrawal(wid, 100 * MICRO, 700 * MICRO, ZERO, proof), c.operator)
+    # what she may withdraw is her collateral, capped at her equity: 100
+    assert events(c, receipt, "WithdrawalRejected")[0]["args"]["covered"] == 100 * MICRO
+    assert f.pendingOf(alice).call() == 0 and f.balance(alice).call() == 100 * MICRO
+    c.travel(EXIT_TIMEOUT + 1)
+    reverts("AlreadyServed(uint256)", lambda: f.freeze(wid).transact({"from": bob}))

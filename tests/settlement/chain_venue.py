@@ -69,15 +69,31 @@ def marks(venue: Venue, index_usd: float) -> MarkUpdate:
 
 
 async def trade_perp(venue: Venue, buyer: str, seller: str, lots: int, price_ticks: int, tag: str) -> Trade:
+    return await trade(venue, buyer, seller, PERP, lots, price_ticks, tag)
+
+
+def option_with_mark(venue: Venue) -> tuple[str, int]:
+    """A live BTC call near the money and its mark (ticks)."""
+    calls = [
+        (abs(int(i.spec.strike or 0) - 100_000), s, i.mark_ticks)
+        for s, i in venue.sequencer.instruments.items()
+        if i.is_option and i.active and s.endswith("-C") and i.mark_ticks > 10
+    ]
+    _, symbol, mark = min(calls)
+    return symbol, mark
+
+
+async def trade(venue: Venue, buyer: str, seller: str, symbol: str, lots: int, price: int, tag: str) -> Trade:
+    """``seller`` rests an offer, ``buyer`` takes it (IOC); the trade."""
     submit = venue.runtime.submit
     _, rest = await submit(
-        NewOrder(account=seller, client_order_id=f"s-{tag}", symbol=PERP, side=Side.SELL, qty_lots=lots,
-                 price_ticks=price_ticks)
+        NewOrder(account=seller, client_order_id=f"s-{tag}", symbol=symbol, side=Side.SELL, qty_lots=lots,
+                 price_ticks=price)
     )  # fmt: skip
     _refused(rest)
     _, hit = await submit(
-        NewOrder(account=buyer, client_order_id=f"b-{tag}", symbol=PERP, side=Side.BUY, qty_lots=lots,
-                 price_ticks=price_ticks, tif=TimeInForce.IOC)
+        NewOrder(account=buyer, client_order_id=f"b-{tag}", symbol=symbol, side=Side.BUY, qty_lots=lots,
+                 price_ticks=price, tif=TimeInForce.IOC)
     )  # fmt: skip
     _refused(hit)
     trades = [e for e in hit if isinstance(e, Trade)]

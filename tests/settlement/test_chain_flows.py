@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from web3.exceptions import ContractCustomError
+
 from settlement.service import WATCH_CURSOR
 from tests.conftest import run
 from tests.contracts.conftest import EXIT_TIMEOUT, Chain
@@ -14,9 +16,11 @@ from tests.settlement.chain_venue import (
     collateral,
     deposit_on_chain,
     marks,
+    option_with_mark,
     service,
     start,
     start_funded,
+    trade,
     trade_perp,
     until,
 )
@@ -77,7 +81,7 @@ def test_on_chain_requests_are_margin_checked_then_served_by_the_next_batch(
             chain.tx(vault.requestWithdrawal(6_900 * USDC), a)  # more than A's free margin
             await until(lambda: settle.stats.refused_requests == 1, what="the request refused")
             assert collateral(venue, a) == held  # nothing debited
-            assert vault.pendingWithdrawals().call() == 6_900 * USDC  # escrowed on chain, waiting
+            assert vault.pendingWithdrawals().call() == 6_900 * USDC  # asked on chain, waiting (no escrow)
             await trade_perp(venue, b, a, 500, 200_000, "close")  # A closes: the margin is free
             await until(lambda: settle.stats.refused_requests == 0, what="the request retried")
             await until(lambda: vault.pendingWithdrawals().call() == 0, what="the request served")
@@ -112,6 +116,71 @@ def test_a_request_refused_for_margin_is_forced_before_anyone_may_freeze_the_vau
             assert settle.stats.refused_requests == 0 and not settle.stats.alarm
             assert vault.balance(a).call() == collateral(venue, a)
             assert not vault.frozen().call()
+        finally:
+            await venue.stop()
+
+    run(scenario())
+
+
+def test_a_request_beyond_the_equity_is_rejected_on_chain_with_a_proof(chain: Chain, tmp_path: Path) -> None:
+    a, b = chain.users[0], chain.users[1]
+    vault = chain.vault.functions
+
+    async def scenario() -> None:
+        venue = await start_funded(chain, tmp_path / "var", {a: 10_000 * USDC, b: 100_000 * USDC})
+        try:
+            settle = service(venue)
+            await venue.runtime.submit(marks(venue, 100_000.0))
+            symbol, price = option_with_mark(venue)
+            await trade(venue, b, a, symbol, 10, price, "sell")  # A sells 0.1 call to B
+            await until(lambda: settle.stats.batches_confirmed >= 1, what="the premium settled")
+            await until(lambda: vault.balance(a).call() == collateral(venue, a), what="A's balance settled")
+            balance = vault.balance(a).call()  # collateral with the premium; equity is less by the option
+            chain.tx(vault.requestWithdrawal(balance), a)
+            await until(lambda: settle.stats.refused_requests == 1, what="the request refused")
+            chain.travel(EXIT_TIMEOUT // 2 + 1)
+            await until(lambda: settle.stats.rejected_requests == 1, what="the request rejected on chain")
+            assert vault.pendingWithdrawals().call() == 0 and vault.balance(a).call() == balance
+            assert settle.stats.refused_requests == 0 and collateral(venue, a) == balance
+            chain.travel(EXIT_TIMEOUT)
+            reverts_freeze = chain.vault.functions.freeze(1)
+            try:
+                reverts_freeze.call({"from": b})
+                raise AssertionError("a rejected request must not freeze the vault")
+            except ContractCustomError:
+                pass
+            assert not settle.stats.alarm
+        finally:
+            await venue.stop()
+
+    run(scenario())
+
+
+def test_a_waiting_request_never_stalls_the_batch_that_books_a_loss(chain: Chain, tmp_path: Path) -> None:
+    # A asks for cash its margin holds, then loses on its perpetual: the batch that books the loss must
+    # settle (the request holds no escrow), and once forcing is due the request, now beyond A's
+    # collateral in the new root, is rejected on chain with that root's proof.
+    a, b = chain.users[0], chain.users[1]
+    vault = chain.vault.functions
+
+    async def scenario() -> None:
+        venue = await start_funded(chain, tmp_path / "var", {a: 10_000 * USDC, b: 100_000 * USDC})
+        try:
+            settle = service(venue)
+            await venue.runtime.submit(marks(venue, 100_000.0))
+            await trade_perp(venue, a, b, 500, 200_000, "open")  # A long 0.5 BTC
+            chain.tx(vault.requestWithdrawal(9_000 * USDC), a)  # beyond A's free margin
+            await until(lambda: settle.stats.refused_requests == 1, what="the request refused")
+            confirmed = settle.stats.batches_confirmed
+            await venue.runtime.submit(marks(venue, 96_000.0))  # A loses 2,000
+            await trade_perp(venue, b, a, 1, 192_000, "nudge")  # a cash move, so a batch is cut
+            await until(lambda: settle.stats.batches_confirmed > confirmed, what="the loss settled")
+            await until(lambda: vault.balance(a).call() == collateral(venue, a), what="A's loss on chain")
+            assert collateral(venue, a) < 9_000 * USDC and not settle.stats.alarm
+            chain.travel(EXIT_TIMEOUT // 2 + 1)
+            await until(lambda: settle.stats.rejected_requests == 1, what="the request rejected on chain")
+            assert vault.pendingWithdrawals().call() == 0 and vault.balance(a).call() == collateral(venue, a)
+            assert settle.stats.refused_requests == 0 and not settle.stats.alarm
         finally:
             await venue.stop()
 

@@ -6,7 +6,8 @@
   on chain (the operator pays the gas) and answered 202 with the vault's request id; the ledger
   debits it when the request is booked, and the next batch pays it out. Refusals: 400 (bad or expired
   signature, wrong nonce), 403 (a venue account with no wallet), 404 (unknown account), 409 (the vault
-  holds less than the amount until the next batch settles the account's gains), 422 (beyond the
+  holds less than the amount beyond the account's open requests until the next batch settles its
+  gains), 422 (beyond the
   available funds), 503 (settlement not running, or the chain down).
 - ``GET /accounts/{account}/proof``: the account's leaf in the last confirmed state root and its Merkle
   path, with the exact ``exit`` call to make if the venue stops (reader access to the account).
@@ -82,13 +83,13 @@ async def withdraw(request: Request, account: str, body: WithdrawalIn, key: Call
     reason = venue.sequencer.risk.check_withdrawal(held, body.amount_micro)
     if reason:
         raise ApiError(reject(reason))
-    on_chain = await _read(lambda: client.balance(address))
+    on_chain = await _read(lambda: client.balance(address) - client.pending_of(address))
     if on_chain < body.amount_micro:
         raise ApiError(
             error(
                 409,
                 "vault_balance_short",
-                f"the vault holds {on_chain} for {address} until the next batch settles",
+                f"the vault holds {on_chain} for {address} beyond its open requests until the next batch",
             )
         )
     try:
@@ -160,6 +161,7 @@ def status(request: Request, key: Caller) -> Any:
         "deposits_credited": stats.deposits_credited,
         "requests_debited": stats.requests_debited,
         "refused_requests": stats.refused_requests,
+        "rejected_requests": stats.rejected_requests,
         "gas_used": stats.gas_used,
     }
 
