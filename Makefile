@@ -5,7 +5,13 @@ BIN := $(VENV)/bin
 
 .PHONY: install run test bench lint clean contracts
 
-install: $(VENV)/.installed contracts/node_modules/.installed tests/fixgw/js/node_modules/.installed
+install: $(VENV)/.installed contracts/node_modules/.installed tests/fixgw/js/node_modules/.installed /usr/bin/chromedriver
+
+# Headless Chromium and its driver for the dashboard's browser test: Debian's packages (no browser
+# downloads); installed once per machine.
+/usr/bin/chromedriver:
+	apt-get install -y --no-install-recommends chromium chromium-driver || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver)
 
 # Solidity compiler (solc-js) and a local EVM node (anvil), pinned by contracts/package-lock.json.
 # The venue itself needs neither at run time: the compiled artifacts are committed.

@@ -10,10 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,35 +22,11 @@ from matching.journal_postgres import PostgresJournal
 from matching.replay import verify
 from matching.sequencer import Sequencer
 from tests.conftest import POSTGRES_DSN, _drop_schema
+from tests.venue.venue_process import free_port, start, wait_ready
 from venue.api.keys import KeyStore, Role
 from venue.wiring import new_sequencer
 
-VENUE = str(Path(sys.executable).with_name("venue"))
 ACCOUNTS = ("alice", "bob")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([VENUE, "run"], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"venue exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"venue not ready: {log.read_text()[-2000:]}")
 
 
 async def stream_orders(base: str, tokens: dict[str, str], acked: list[dict[str, Any]]) -> None:

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from config.settings import VenueSettings
 from matching.rate_limit import RateLimiter
-from venue.api import admin, market, rfq, risk, settlement, trading, ws
+from venue.api import admin, dashboard, market, rfq, risk, settlement, trading, ws
 from venue.api.deps import ApiError, venue_of
 from venue.api.keys import KeyStore
 from venue.api.metrics import VenueCollector
@@ -78,4 +78,5 @@ def create_app(settings: VenueSettings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(risk.router)
     app.include_router(settlement.router)
+    app.include_router(dashboard.router)
     return app

@@ -44,15 +44,10 @@ def _stale(venue: Venue) -> list[str]:
     return venue.mark_watch.stale(time.time_ns(), list(venue.catalog.underlyings))
 
 
-@router.get("/accounts")
-def accounts(request: Request, key: Caller) -> Any:
-    """Every account with positions, ranked by maintenance-margin usage, with distance to liquidation;
-    concentration by underlying and expiry, open interest and the insurance fund."""
-    require(key, OVERSIGHT_ROLES)
-    venue = venue_of(request)
-    engine = _engine(venue)
+def ranking(venue: Venue) -> dict[str, Any]:
+    """The venue report (``risk.report.venue_report``) with the underlyings whose marks are stale."""
     report = venue_report(
-        engine,
+        _engine(venue),
         list(venue.sequencer.ledger.accounts.values()),
         time.time_ns(),
         venue.risk_params.liquidation.insurance_account,
@@ -62,18 +57,30 @@ def accounts(request: Request, key: Caller) -> Any:
     return report
 
 
-@router.get("/accounts/{account}", response_model=None)
-def account(request: Request, account: str, key: Caller, format: ReportFormat = ReportFormat.JSON) -> Any:
-    """The margin report of one account (see README "Margin reports"), as JSON, CSV or HTML."""
-    reader(key, account)
-    venue = venue_of(request)
+def margin_report(venue: Venue, account: str) -> dict[str, Any]:
+    """One account's margin report (``risk.report.account_report``); ``ApiError`` if unknown."""
     engine = _engine(venue)
     holder = venue.sequencer.ledger.accounts.get(account)
     if holder is None:
         raise ApiError(reject(Reason.UNKNOWN_ACCOUNT))
     held = {p.instrument.underlying for p in holder.positions.values() if p.qty}
     levels = {u: venue.levels.get(holder, u) for u in held}
-    report = account_report(engine, holder, time.time_ns(), _stale(venue), levels)
+    return account_report(engine, holder, time.time_ns(), _stale(venue), levels)
+
+
+@router.get("/accounts")
+def accounts(request: Request, key: Caller) -> Any:
+    """Every account with positions, ranked by maintenance-margin usage, with distance to liquidation;
+    concentration by underlying and expiry, open interest and the insurance fund."""
+    require(key, OVERSIGHT_ROLES)
+    return ranking(venue_of(request))
+
+
+@router.get("/accounts/{account}", response_model=None)
+def account(request: Request, account: str, key: Caller, format: ReportFormat = ReportFormat.JSON) -> Any:
+    """The margin report of one account (see README "Margin reports"), as JSON, CSV or HTML."""
+    reader(key, account)
+    report = margin_report(venue_of(request), account)
     if format is ReportFormat.CSV:
         return PlainTextResponse(to_csv(report), media_type="text/csv")
     if format is ReportFormat.HTML:

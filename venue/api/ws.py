@@ -9,7 +9,9 @@ Client messages (JSON):
   {"op": "rfq_cancel_quote", "rfq_id": 7, "account": "MM1"}      (rfq_id 0: every live quote)
 Channels: orderbook@{symbol} (a snapshot, then deltas; every message carries delta_seq, and a client
 that sees a gap must resubscribe), trades@{symbol} (block trades flagged ``block``), ticker@{symbol},
-account@{id} and position@{id} (keys that may read the account), liquidations@all and
+account@{id} and position@{id} (keys that may read the account), risk@all (risk officers: the venue
+ranking) and risk@{id} (the account's margin report), both pushed when the core moved, at most once a
+second, liquidations@all and
 liquidations@{underlying}, rfq@{id}: the account's RFQ events as a taker or maker (rfq.views says what
 each side sees) and, for market-maker keys, every RFQ open to all makers.
 Server messages: {"op": "subscribed"|"unsubscribed"|"error", ...}, {"channel": ..., "data": ...} and
@@ -33,13 +35,16 @@ from venue.api.deps import ApiError, ws_key
 from venue.api.keys import OVERSIGHT_ROLES, READING_ROLES, ApiKey
 from venue.api.market import ticker_for
 from venue.api.rfq import MAKER_ROLES, QuoteBody, enter_quote, quote_answer, withdraw_quotes
+from venue.api.risk import margin_report, ranking
 from venue.bus import Subscription
 from venue.wiring import Venue
 
 router = APIRouter()
 TICKER_MIN_INTERVAL_S = 0.1
+RISK_PUSH_INTERVAL_S = 1.0
 PUBLIC = {"orderbook", "trades", "ticker", "liquidations"}
 PRIVATE = {"account", "position", "rfq"}
+RISK = "risk"
 
 
 class Session:
@@ -68,8 +73,11 @@ class Session:
         if channel in self.tasks:
             await self.send({"op": "subscribed", "channel": channel})
             return
-        if kind not in PUBLIC | PRIVATE or not target:
+        if kind not in PUBLIC | PRIVATE | {RISK} or not target:
             await self.error("unknown_channel", f"no channel {channel!r}", channel)
+            return
+        if kind == RISK:
+            await self.subscribe_risk(channel, target)
             return
         if kind in {"orderbook", "trades", "ticker"} and target not in self.venue.sequencer.instruments:
             await self.error("unknown_instrument", f"unknown instrument {target}", channel)
@@ -94,6 +102,34 @@ class Session:
             extra = await self.venue.bus.subscribe("rfq.requests")
         self.tasks[channel] = asyncio.create_task(self.forward(channel, kind, target, subscription, extra))
         await self.send({"op": "subscribed", "channel": channel})
+
+    async def subscribe_risk(self, channel: str, target: str) -> None:
+        """``risk@all`` (risk officers, admins): the venue ranking; ``risk@{account}`` (keys that may
+        read it): its margin report. Sent at once, then whenever the core moved, at most every
+        RISK_PUSH_INTERVAL_S."""
+        key = self.key
+        oversight = key is not None and bool(key.roles & OVERSIGHT_ROLES)
+        if (target == "all" and not oversight) or (target != "all" and not self.may_read(target)):
+            await self.error("not_permitted", f"this connection may not read {channel}", channel)
+            return
+        if target != "all" and target not in self.venue.sequencer.ledger.accounts:
+            await self.error("unknown_account", f"no account {target!r}", channel)
+            return
+        self.tasks[channel] = asyncio.create_task(self.push_risk(channel, target))
+        await self.send({"op": "subscribed", "channel": channel})
+
+    async def push_risk(self, channel: str, target: str) -> None:
+        sequencer, sent_at = self.venue.sequencer, -1
+        while True:
+            if sequencer.next_seq != sent_at:
+                sent_at = sequencer.next_seq
+                try:
+                    data = ranking(self.venue) if target == "all" else margin_report(self.venue, target)
+                except ApiError as exc:  # no margin engine, or the account went away
+                    await self.error("unavailable", json.loads(bytes(exc.response.body))["text"], channel)
+                    return
+                await self.send({"channel": channel, "data": data})
+            await asyncio.sleep(RISK_PUSH_INTERVAL_S)
 
     async def unsubscribe(self, channel: str) -> None:
         task = self.tasks.pop(channel, None)
