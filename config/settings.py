@@ -7,6 +7,7 @@ SQLite journal under ``data_dir``; no Redis URL means the in-process bus.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -41,6 +42,14 @@ class VenueSettings(BaseSettings):
     chain_rpc: str | None = Field(
         default=None, description="EVM JSON-RPC URL of the settlement chain; an in-process EVM if unset"
     )
+    chain_embedded: Literal["anvil", "evm"] = Field(
+        default="anvil",
+        description="without chain_rpc: 'anvil' (a child node keeping its state in the data dir) or 'evm' "
+        "(in-process, forgotten at exit)",
+    )
+    chain_port: int = Field(
+        default=8545, ge=0, le=65535, description="the embedded anvil's loopback port (0: any free one)"
+    )
     token_address: str | None = Field(
         default=None, description="collateral token on the chain; deployed if unset"
     )
@@ -51,7 +60,7 @@ class VenueSettings(BaseSettings):
         description="vault deployments: how long a request waits before anyone may freeze",
     )
     settlement_enabled: bool = Field(
-        default=False,
+        default=True,
         description="run the settlement service (batches to the vault, deposits and requests from it)",
     )
     settlement_interval_s: float = Field(default=2.0, gt=0, description="seconds between batch cuts")

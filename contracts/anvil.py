@@ -3,8 +3,11 @@ on a free loopback port, for tests and benchmarks; web3 8 connected to it."""
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,26 +29,51 @@ def free_port() -> int:
         return port
 
 
-@contextmanager
-def local_anvil(*extra: str, timeout_s: float = 15.0) -> Iterator[Web3]:
-    """Start anvil (chain id 31337, ten funded unlocked accounts), yield a connected Web3, stop it."""
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the parent dies (a venue killed with -9 must not
+    leave its chain running with the port and the state file)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def start_anvil(*extra: str, port: int = 0, timeout_s: float = 15.0) -> tuple[subprocess.Popen[bytes], Web3]:
+    """Start anvil (chain id 31337, ten funded unlocked accounts) on loopback ``port`` (0: a free one);
+    returns the process and a connected Web3. Stop it with ``stop_anvil`` (SIGTERM: it writes
+    ``--state`` then). ``AnvilError`` if it is not installed or does not start (a port in use)."""
     if not ANVIL.exists():
         raise AnvilError(f"anvil not installed at {ANVIL}: run `make install`")
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--silent", *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
+    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
+    w3.middleware_onion.remove("validation")  # it adds two eth_chainId calls to every call
+    deadline = time.monotonic() + timeout_s
+    while not w3.is_connected():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            stop_anvil(proc)
+            raise AnvilError("anvil did not start")
+        time.sleep(0.05)
+    return proc, w3
+
+
+def stop_anvil(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
     try:
-        w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}"))
-        w3.middleware_onion.remove("validation")  # it adds two eth_chainId calls to every call
-        deadline = time.monotonic() + timeout_s
-        while not w3.is_connected():
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise AnvilError("anvil did not start")
-            time.sleep(0.05)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
+def local_anvil(*extra: str, timeout_s: float = 15.0) -> Iterator[Web3]:
+    """A throw-away anvil for tests and benchmarks: started, yielded as a connected Web3, stopped."""
+    proc, w3 = start_anvil(*extra, timeout_s=timeout_s)
+    try:
         yield w3
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_anvil(proc)

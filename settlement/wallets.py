@@ -6,7 +6,10 @@
   mapped in a TOML table ``[wallets]`` of ``account = "0x..."`` (``config/wallets.toml`` by default).
 - An account in neither gets a derived address, keccak256("venue account:" + id)[:20]: its cash
   settles like any other (so the vault's books balance) but nobody holds that address's key, so it
-  cannot exit through the escape hatch by itself. ``custodial`` names such accounts.
+  cannot exit through the escape hatch by itself. ``custodial`` names such accounts. A ``depositFor``
+  to a derived address credits its account once the registry knows the name (``know``: the venue
+  passes its desks, key holders and ledger accounts); to an address it cannot place, the account
+  named by that address.
 
 Errors: ``WalletError`` for a malformed address or two accounts mapped to one address.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from web3 import Web3
@@ -41,6 +44,7 @@ class WalletRegistry:
     def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
         self._address: dict[str, str] = {}
         self._account: dict[str, str] = {}
+        self._discover: Callable[[], Iterable[str]] | None = None
         for account, address in (mapping or {}).items():
             if not is_address(address):
                 raise WalletError(f"wallet of {account!r} is not an address: {address!r}")
@@ -72,10 +76,26 @@ class WalletRegistry:
             self._account.setdefault(known, account)
         return known
 
+    def know(self, accounts: Iterable[str] | Callable[[], Iterable[str]]) -> None:
+        """Learn the derived addresses of ``accounts`` (the venue's desks, fee and insurance accounts),
+        so a ``depositFor`` to one credits that account rather than a new account named by the address.
+        A callable is asked again whenever an address is not placed (accounts named after start-up)."""
+        if callable(accounts):
+            self._discover = accounts
+            accounts = accounts()
+        for account in accounts:
+            self.address(account)
+
     def account(self, address: str) -> str:
         """The ledger account a deposit or request from ``address`` belongs to."""
         checksum = Web3.to_checksum_address(address)
-        return self._account.get(checksum, checksum)
+        found = self._account.get(checksum)
+        if found is None and self._discover is not None:
+            self.know(self._discover())
+            found = self._account.get(checksum)
+        if found is None:  # a wallet: the account named by its address, from now on without asking
+            found = self._account[checksum] = checksum
+        return found
 
     def custodial(self, account: str) -> bool:
         """True when nobody outside the venue holds the key of ``account``'s address."""

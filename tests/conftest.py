@@ -36,6 +36,14 @@ def _no_fix_acceptor_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VENUE_FIX_ENABLED", "false")
 
 
+@pytest.fixture(autouse=True)
+def _no_settlement_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Venues started by tests fund accounts with Deposit commands unless a test settles on a chain
+    (tests/settlement): the venue's own default settles, and then only the vault credits deposits."""
+    monkeypatch.setenv("VENUE_SETTLEMENT_ENABLED", "false")
+    monkeypatch.setenv("VENUE_CHAIN_PORT", "0")  # a test that settles embedded never takes 8545
+
+
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -93,14 +93,10 @@ async def _run(with_console: bool) -> None:
     err.print(f"  bus               {settings.redis_url or 'in-process'}")
     risk = f"{venue.risk_params.version} ({settings.risk_path.name}); marks: {settings.mark_feed}"
     err.print(f"  risk              {risk}")
-    from venue.chain import open_chain
-
-    try:
-        chain = venue.chain or await asyncio.to_thread(open_chain, settings)
-        settling = "settlement running" if venue.settlement else "settlement off (VENUE_SETTLEMENT_ENABLED)"
-        err.print(f"  chain             {chain.description}; {settling}")
-    except ConnectionError as exc:  # settlement waits for the chain; trading goes on
-        err.print(f"  chain             [red]unavailable[/red]: {exc}")
+    if venue.chain is not None:
+        err.print(f"  chain             {venue.chain.description}; settlement running")
+    else:
+        err.print("  chain             none: settlement off (VENUE_SETTLEMENT_ENABLED=false)")
     err.print(f"  API keys          {keys} ({len(api.state.keys.keys)} keys; `venue keys create` adds one)")
     if venue.fix is not None:
         fix_config = venue.fix.config
@@ -349,3 +345,66 @@ def bench(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def demo(
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="keep the run's venue data, chain log and FIX stores here")
+    ] = None,
+) -> None:
+    """A day at the venue in a couple of minutes: its own chain and venue, FIX and WebSocket traders
+    and makers, an RFQ, a market fall with a liquidation, batches, a withdrawal, the operator's
+    disappearance and an exit through the escape hatch, then the risk report (see venue/demo/script.py)."""
+    import tempfile
+
+    from rich.console import Console as RichConsole
+
+    from venue.demo.script import Demo, DemoError
+
+    out = RichConsole()
+    with tempfile.TemporaryDirectory(prefix="venue-demo-") as scratch:
+        where = folder or Path(scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        try:
+            summary = asyncio.run(Demo(out, where).run())
+        except (DemoError, TimeoutError) as exc:
+            err.print(f"[red]demo failed:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    out.print(f"[bold green]demo complete[/bold green]: {json.dumps(summary)}")
+
+
+chain_app = typer.Typer(help="The settlement chain of a running venue.")
+app.add_typer(chain_app, name="chain")
+
+
+@chain_app.command("deposit")
+def chain_deposit(
+    account: Annotated[str, typer.Argument(help="ledger account: a wallet address, or a desk's name")],
+    amount: Annotated[str, typer.Argument(help="USDC")],
+    url: Annotated[str, typer.Option(help="the running venue")] = "http://127.0.0.1:8080",
+) -> None:
+    """Fund an account on a local chain (the embedded anvil): mint test USDC and deposit it into the
+    vault for the account's wallet; the venue credits it once the deposit is confirmed. A desk's name
+    (HF1, alice) deposits to its wallet in config/wallets.toml, or to its derived custodial address."""
+    from decimal import Decimal
+
+    import httpx
+    from web3 import Web3
+
+    from config.settings import VenueSettings
+    from contracts.loader import at
+    from settlement.wallets import WalletRegistry
+    from venue.chain import deposit_test_usdc
+
+    found = httpx.get(f"{url}/chain", timeout=10)
+    if found.status_code != 200 or not found.json().get("rpc_url"):
+        err.print(f"[red]no reachable settlement chain at {url}[/red]: {found.text}")
+        raise typer.Exit(1)
+    chain = found.json()
+    w3 = Web3(Web3.HTTPProvider(chain["rpc_url"]))
+    address = WalletRegistry.load(VenueSettings().wallets_file).address(account)
+    micro = int(Decimal(amount) * 1_000_000)
+    token, vault = at(w3, "CollateralToken", chain["token"]), at(w3, "Vault", chain["vault"])
+    tx_hash = deposit_test_usdc(w3, token, vault, address, micro)
+    err.print(f"deposited {amount} USDC for {account} ({address}): {tx_hash}; credited once confirmed")

@@ -75,8 +75,14 @@ class MarkFeed:
         while True:
             await asyncio.sleep(interval)
             specs = self.listed()
+            indices = self.runtime.sequencer.indices
             for feed in self.feeds.values():
                 feed.specs = specs
+                # The walk goes on from the last journaled index, so a mark an admin posted by hand
+                # (a correction, the demo's market move) moves the simulated market with it.
+                last = indices.get(feed.underlying)
+                if last is not None and last.price_micro > 0:
+                    feed.index = last.price_micro / 1e6
                 try:
                     await self.runtime.submit(feed.step(time.time_ns(), interval))
                     self.updates += 1

@@ -35,6 +35,7 @@ from settlement.batch_store import BatchStore
 from settlement.service import SettlementConfig, SettlementService
 from settlement.vault_client import VaultClient
 from settlement.wallets import WalletRegistry
+from venue.api.keys import KeyStore
 from venue.bus import Bus, BusError, open_bus
 from venue.chain import Chain, open_chain
 from venue.fanout import Fanout
@@ -87,6 +88,8 @@ class Venue:
         await self.records.close()
         if self.settlement is not None:
             await self.settlement.store.close()
+        if self.chain is not None:
+            await asyncio.to_thread(self.chain.close)
         await self.journal.close()
         await self.bus.close()
         gc.unfreeze()  # a process that starts another venue (tests, benches) can collect this one
@@ -144,7 +147,10 @@ async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | N
     runtime.listeners.append(fanout.listener)
     settlement = chain = None
     if settings.settlement_enabled:
-        chain = await asyncio.to_thread(open_chain, settings)
+        if settings.chain_rpc:
+            chain = await asyncio.to_thread(open_chain, settings)
+        else:  # on this thread, not a worker's: an embedded node dies with the thread that started it
+            chain = open_chain(settings)
         settlement = await open_settlement(settings, chain, journal, runtime, bus)
         runtime.listeners.append(settlement.on_record)
     fanout.start()
@@ -211,11 +217,23 @@ async def open_settlement(
         sending.add(task)
         task.add_done_callback(sending.discard)
 
-    service = SettlementService(
-        journal, store, client, WalletRegistry.load(settings.wallets_file), runtime.submit, config, alarm
-    )
+    wallets = WalletRegistry.load(settings.wallets_file)
+    wallets.know(lambda: known_accounts(settings, runtime.sequencer))
+    service = SettlementService(journal, store, client, wallets, runtime.submit, config, alarm)
     await service.catch_up()
     return service
+
+
+def known_accounts(settings: VenueSettings, sequencer: Sequencer) -> set[str]:
+    """Every account the venue knows by name: the ledger's, the FIX sessions', the API keys' and its
+    own fee and insurance accounts (their derived vault addresses credit them, see settlement.wallets)."""
+    names = set(sequencer.ledger.accounts)
+    names |= {a for s in FixConfig.load(settings.fix_sessions_file).sessions for a in s.accounts}
+    names |= {a for k in KeyStore(settings.api_keys_file or settings.data_dir / "api_keys.toml").keys.values()
+              for a in k.accounts}  # fmt: skip
+    names.add(sequencer.ledger.fee_account.id)
+    names.add(sequencer.liquidation_terms.insurance_account)
+    return names
 
 
 def desk_of(sequencer: Sequencer) -> RfqDesk:

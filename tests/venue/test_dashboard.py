@@ -151,11 +151,21 @@ def coloured_share(png: bytes) -> tuple[float, int]:
     return painted / len(pixels), len(set(pixels))
 
 
+# The table is redrawn on every push: read it in one script, never through element handles that go stale.
+ROWS = "return [...document.querySelectorAll('#accounts tbody tr')].map(r => r.dataset.account)"
+ROW = "return document.querySelector(`#accounts tbody tr[data-account='${arguments[0]}']`)"
+
+
 def rows(browser: WebDriver) -> list[str]:
-    return [
-        str(r.get_attribute("data-account"))
-        for r in browser.find_elements(By.CSS_SELECTOR, "#accounts tbody tr")
-    ]
+    return [str(a) for a in browser.execute_script(ROWS)]
+
+
+def row_text(browser: WebDriver, account: str, column: int) -> str:
+    return str(browser.execute_script(ROW + "?.children[arguments[1]].textContent ?? ''", account, column))
+
+
+def row_class(browser: WebDriver, account: str) -> str:
+    return str(browser.execute_script(ROW + "?.className ?? ''", account))
 
 
 def test_the_dashboard_ranks_drills_down_draws_and_goes_live(
@@ -172,9 +182,7 @@ def test_the_dashboard_ranks_drills_down_draws_and_goes_live(
     until(lambda: set(rows(browser)) >= {"alice", "bob", "carol"}, "every account in the ranking")
     # ranked by MM usage, highest first: bob (a leveraged perpetual) leads
     assert rows(browser)[0] == "bob"
-    assert "danger" in str(
-        browser.find_element(By.CSS_SELECTOR, "#accounts tbody tr").get_attribute("class")
-    ) or "warn" in str(browser.find_element(By.CSS_SELECTOR, "#accounts tbody tr").get_attribute("class"))
+    assert row_class(browser, "bob") in {"warn", "danger"}  # 62% of equity: amber
     browser.find_element(By.CSS_SELECTOR, "th[data-key=account]").click()
     assert rows(browser) == sorted(rows(browser))  # by name, ascending
     ranking = client.http.get("/risk/accounts", headers={"X-API-Key": keys["risk"]}).json()["accounts"]
@@ -213,16 +221,9 @@ def test_the_dashboard_ranks_drills_down_draws_and_goes_live(
     after = client.http.get("/risk/accounts", headers={"X-API-Key": keys["risk"]}).json()
     bob = next(r for r in after["accounts"] if r["account"] == "bob")
 
-    def shown_equity() -> str:
-        for row in browser.find_elements(By.CSS_SELECTOR, "#accounts tbody tr"):
-            if row.get_attribute("data-account") == "bob":
-                return str(row.find_elements(By.TAG_NAME, "td")[2].text)
-        return ""
-
-    until(lambda: shown_equity() == f"{bob['equity']:,.0f}", "bob's new equity on the page")
+    until(lambda: row_text(browser, "bob", 2) == f"{bob['equity']:,.0f}", "bob's new equity on the page")
     # clicking a row drills down into that account
-    next(r for r in browser.find_elements(By.CSS_SELECTOR, "#accounts tbody tr")
-         if r.get_attribute("data-account") == "bob").click()  # fmt: skip
+    browser.execute_script(ROW.replace("return ", "") + ".click()", "bob")
     until(lambda: browser.find_element(By.ID, "detail-account").text == "bob", "bob's drill-down")
     until(lambda: "BTC-PERP" in browser.find_element(By.ID, "positions").text or
           "no positions" in browser.find_element(By.ID, "levels").text, "bob's positions")  # fmt: skip

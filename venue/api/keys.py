@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -46,11 +47,13 @@ class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.keys: dict[str, ApiKey] = {}
+        self._loaded_ns = -1  # the file's mtime when last read
         if path.exists():
             self.load()
 
     def load(self) -> None:
         with self.path.open("rb") as handle:
+            self._loaded_ns = os.fstat(handle.fileno()).st_mtime_ns
             data = tomllib.load(handle)
         self.keys = {
             entry["id"]: ApiKey(
@@ -70,10 +73,19 @@ class KeyStore:
             return None
         key_id, secret = token[3:].split(".", 1)
         key = self.keys.get(key_id)
+        if key is None and self._changed():  # `venue keys create` ran while the venue was up
+            self.load()
+            key = self.keys.get(key_id)
         if key is None:
             return None
         digest = hashlib.sha256(secret.encode()).hexdigest()
         return key if hmac.compare_digest(digest, key.secret_sha256) else None
+
+    def _changed(self) -> bool:
+        try:
+            return self.path.stat().st_mtime_ns != self._loaded_ns
+        except OSError:
+            return False
 
     def create(
         self, roles: set[Role], accounts: set[str], rate_per_s: float = 20.0, burst: int = 40

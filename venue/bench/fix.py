@@ -151,6 +151,7 @@ async def _venue_run(
         fix_port=port,
         fix_sessions_file=_sessions_file(folder, port),
         mark_interval_s=3600.0,  # one priming mark update; nothing else competes with the orders
+        settlement_enabled=False,  # the FIX path alone (`venue bench settlement` measures settling)
     )
     venue = await start_venue(settings)
     try:

@@ -153,7 +153,11 @@ class Taker:
 async def _run(auctions: int, concurrent: int, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="venue-bench-rfq-") as folder:
         settings = VenueSettings(
-            data_dir=Path(folder), mark_feed="sim", mark_interval_s=3600, fix_enabled=False
+            data_dir=Path(folder),
+            mark_feed="sim",
+            mark_interval_s=3600,
+            fix_enabled=False,
+            settlement_enabled=False,
         )
         venue = await start_venue(settings)
         tasks: list[asyncio.Task[None]] = []

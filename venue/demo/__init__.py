@@ -1,0 +1,1 @@
+"""`venue demo`: a day at the venue, compressed into a couple of minutes (see script.py)."""
