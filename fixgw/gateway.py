@@ -290,7 +290,9 @@ class Gateway:
         if isinstance(command, NewOrder):
             self.in_flight.discard((command.account, command.client_order_id))
         if origin is not None:
-            self._refuse(origin.session, origin.message, Reason.INVALID_ORDER, str(done.exception()))
+            exc = done.exception()
+            reason = getattr(exc, "reason", Reason.INVALID_ORDER)  # e.g. the journal is unavailable
+            self._refuse(origin.session, origin.message, reason, str(exc))
 
     def _refuse(self, state: SessionState, message: FixMessage, reason: Reason, text: str) -> None:
         """A request refused before it became a command, answered in the form its type expects."""

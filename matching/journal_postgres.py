@@ -61,9 +61,12 @@ class PostgresJournal:
                 await admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             finally:
                 await admin.close()
+            # Bounded waits: a database that stops answering (rather than refusing) must surface as a
+            # failed write the runtime retries, not as a journal stage hung for ever.
             self._pool = await asyncpg.create_pool(
-                self.dsn, min_size=1, max_size=4, server_settings={"search_path": self.schema}
-            )
+                self.dsn, min_size=1, max_size=4, server_settings={"search_path": self.schema},
+                timeout=10, command_timeout=30,
+            )  # fmt: skip
         except (OSError, asyncpg.PostgresError) as exc:
             raise JournalError(f"cannot open the PostgreSQL journal: {exc}") from exc
         async with self.pool.acquire() as conn, conn.transaction():
@@ -89,7 +92,7 @@ class PostgresJournal:
         if not rows:
             return
         try:
-            async with self.pool.acquire() as conn, conn.transaction():
+            async with self.pool.acquire(timeout=10) as conn, conn.transaction():
                 last = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM journal")
                 if rows[0].seq != last + 1:
                     raise JournalError(f"append at seq {rows[0].seq}, but the journal ends at {last}")
@@ -98,11 +101,14 @@ class PostgresJournal:
                     records=rows,
                     columns=COLUMNS,
                 )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise JournalError(f"postgres append failed: {exc}") from exc
 
     async def last(self) -> tuple[int, bytes]:
-        row = await self.pool.fetchrow("SELECT seq, chain FROM journal ORDER BY seq DESC LIMIT 1")
+        try:
+            row = await self.pool.fetchrow("SELECT seq, chain FROM journal ORDER BY seq DESC LIMIT 1")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise JournalError(f"postgres read failed: {exc}") from exc
         return (row["seq"], bytes(row["chain"])) if row else (0, GENESIS_CHAIN)
 
     async def chain_before(self, seq: int) -> bytes:

@@ -30,6 +30,7 @@ class Reason(IntEnum):
     PRICE_BAND = 2001
     INSTRUMENT_HALTED = 2002
     VENUE_HALTED = 2003
+    JOURNAL_UNAVAILABLE = 2004  # refused at intake while journal writes fail (nothing is lost)
     # risk
     INSUFFICIENT_MARGIN = 3001
     INSUFFICIENT_FUNDS = 3002
@@ -97,6 +98,7 @@ TEXT: dict[Reason, str] = {
     Reason.PRICE_BAND: "price outside the band around the mark price",
     Reason.INSTRUMENT_HALTED: "instrument is halted",
     Reason.VENUE_HALTED: "venue is halted",
+    Reason.JOURNAL_UNAVAILABLE: "the journal is unavailable: no new risk until it is back; retry",
     Reason.INSUFFICIENT_MARGIN: "insufficient margin",
     Reason.INSUFFICIENT_FUNDS: "insufficient available funds",
     Reason.REDUCE_ONLY_WOULD_INCREASE: "reduce-only order would open or increase a position",

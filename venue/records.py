@@ -33,7 +33,7 @@ from matching.events import (
     PositionChanged,
     Trade,
 )
-from matching.journal import Journal
+from matching.journal import Journal, JournalError
 from matching.journal_postgres import PostgresJournal
 from matching.journal_sqlite import SqliteJournal
 
@@ -240,6 +240,17 @@ class Batch:
             known.pop(order_id, None)  # finished: no later event touches it
 
 
+# What a write or a catch-up may raise while its database is unreachable or failing.
+STORE_ERRORS = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    JournalError,
+    OSError,
+    TimeoutError,
+)
+
+
 class Records:
     """Writes batches beside the journal and answers queries from them: in the journal's PostgreSQL
     database, or for the embedded journal in a SQLite file of their own next to it
@@ -349,6 +360,7 @@ class Records:
             self._task = None
 
     async def _run(self) -> None:
+        """The projection stage: never ends on a store error (it waits for the store and catches up)."""
         while True:
             items = [await self._queue.get()]
             await asyncio.sleep(self.coalesce_s)  # fewer, larger transactions under load
@@ -356,17 +368,29 @@ class Records:
                 items.append(self._queue.get_nowait())
             try:
                 await self.apply(items)
-            except (sqlite3.Error, asyncpg.PostgresError, OSError) as exc:
+            except STORE_ERRORS as exc:
                 log.error(
                     "derived records stalled at seq %d: %s; catching up from the journal",
                     self.projected_seq,
                     exc,
                 )
-                await asyncio.sleep(1.0)
-                await self.catch_up()  # the journal has everything; queued records it covered are skipped
+                await self._recover()
             finally:
                 for _ in items:
                     self._queue.task_done()
+
+    async def _recover(self) -> None:
+        """Catch up from the journal until it works (the database may be down for a while): the journal
+        has every durable record, and queued records a catch-up covered are skipped."""
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.catch_up()
+                return
+            except STORE_ERRORS as exc:
+                log.warning("derived records still stalled at seq %d: %s", self.projected_seq, exc)
+                delay = min(delay * 2, 5.0)
 
     # -- queries ----------------------------------------------------------------------------------
 

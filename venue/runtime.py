@@ -23,9 +23,20 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from matching import snapshot
-from matching.commands import ClockTick, Command, CommandRecord
+from matching.commands import (
+    ClockTick,
+    Command,
+    CommandRecord,
+    NewOrder,
+    ReplaceOrder,
+    RfqAccept,
+    RfqCreate,
+    RfqQuote,
+    Withdraw,
+)
 from matching.events import Event
 from matching.journal import ChainBuilder, Journal, JournalError, PendingRow, encode_command
+from matching.reasons import Reason
 from matching.sequencer import Sequencer
 
 log = logging.getLogger(__name__)
@@ -37,6 +48,18 @@ Answer = asyncio.Future[tuple[CommandRecord, list[Event]]]
 
 class InvalidCommand(ValueError):
     """A submitted command that cannot be journaled (a value outside the encodable types or ranges)."""
+
+
+class JournalUnavailable(RuntimeError):
+    """A command that would add risk, refused at intake while journal writes fail: it could not be
+    acknowledged until the journal is back, and a client must not wait blind for that."""
+
+    reason = Reason.JOURNAL_UNAVAILABLE
+
+
+# Refused while the journal fails; everything else (cancels, marks, clock ticks, settlement cuts)
+# queues and is acknowledged once the journal is back: it only reduces risk or keeps time.
+NEW_RISK = (NewOrder, ReplaceOrder, Withdraw, RfqCreate, RfqQuote, RfqAccept)
 
 
 # (record, events, journal row or None, answer future or None); a tuple: one is made per command
@@ -76,6 +99,7 @@ class Runtime:
         self.journal_batches = 0
         self.journal_seconds = 0.0
         self.journal_failing = False  # the last write failed and is being retried
+        self.refused_unjournaled = 0  # NEW_RISK commands refused meanwhile
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -156,12 +180,17 @@ class Runtime:
     # -- intake -------------------------------------------------------------------------------------
 
     def submit_nowait(self, command: Command) -> Answer:
-        """Queue ``command``; the future resolves to (record, events) once the record is durable.
+        """Queue ``command``; the future resolves to (record, events) once the record is durable, or
+        fails at once with ``JournalUnavailable`` for a NEW_RISK command while journal writes fail.
 
         Answers resolve in sequence order, so a client that pipelines many commands may await only
         the last one.
         """
         future: Answer = asyncio.get_running_loop().create_future()
+        if self.journal_failing and isinstance(command, NEW_RISK):
+            self.refused_unjournaled += 1
+            future.set_exception(JournalUnavailable("the journal is unavailable: no new risk; retry"))
+            return future
         self._intake.append((command, future))
         if not self._intake_ready.is_set():
             self._intake_ready.set()
@@ -277,7 +306,7 @@ class Runtime:
         assert self.journal is not None
         try:
             last_seq, last_chain = await self.journal.last()
-        except JournalError:
+        except Exception:  # any failure to read back: not known written; the write is retried
             return False
         return last_seq == row.seq and last_chain == row.chain
 
@@ -289,7 +318,7 @@ class Runtime:
             started = time.perf_counter()
             try:
                 await self.journal.append(rows)
-            except JournalError as exc:
+            except Exception as exc:  # JournalError, or anything a driver lets through: retry, never die
                 self.journal_failing = True
                 log.error("journal write of seq %d..%d failed, retrying: %s", rows[0].seq, rows[-1].seq, exc)
                 await asyncio.sleep(delay)

@@ -1,5 +1,6 @@
-"""A TCP relay in front of the test anvil that can be cut and restored: the chain "down" for a while,
-as the settlement service sees it (connections refused), with the node and its state intact."""
+"""A TCP relay in front of a real service (the test anvil, PostgreSQL) that can be cut and restored: the
+service "down" for a while as the venue sees it (connections dropped, then refused), with the service
+and its state intact."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ class Relay:
         self._links: set[asyncio.Task[None]] = set()
 
     async def up(self) -> None:
+        if self._server is not None:
+            return
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 

@@ -16,10 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from config.settings import VenueSettings
 from matching.rate_limit import RateLimiter
+from matching.reasons import text
 from venue.api import admin, dashboard, market, rfq, risk, settlement, trading, ws
 from venue.api.deps import ApiError, venue_of
 from venue.api.keys import KeyStore
 from venue.api.metrics import VenueCollector
+from venue.runtime import JournalUnavailable
 from venue.wiring import start_venue
 
 
@@ -49,6 +51,11 @@ def create_app(settings: VenueSettings | None = None) -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return exc.response
+
+    @app.exception_handler(JournalUnavailable)
+    async def journal_unavailable(request: Request, exc: JournalUnavailable) -> JSONResponse:
+        body = {"code": "journal_unavailable", "reason": int(exc.reason), "text": text(exc.reason)}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, str]:

@@ -37,6 +37,7 @@ from venue.api.market import ticker_for
 from venue.api.rfq import MAKER_ROLES, QuoteBody, enter_quote, quote_answer, withdraw_quotes
 from venue.api.risk import margin_report, ranking
 from venue.bus import Subscription
+from venue.runtime import JournalUnavailable
 from venue.wiring import Venue
 
 router = APIRouter()
@@ -174,15 +175,19 @@ class Session:
         if self.key is None or not self.key.roles & MAKER_ROLES or not self.key.may_act_for(account):
             await self.error("not_permitted", f"this connection may not quote for account {account!r}")
             return
-        if op == "rfq_quote":
-            try:
-                quote = QuoteBody.model_validate(body)
-            except ValidationError as exc:
-                await self.error("bad_message", str(exc.errors(include_url=False, include_input=False)))
-                return
-            answer = quote_answer(await enter_quote(self.venue, rfq_id, quote))
-        else:
-            answer = await withdraw_quotes(self.venue, account, rfq_id)
+        try:
+            if op == "rfq_quote":
+                try:
+                    quote = QuoteBody.model_validate(body)
+                except ValidationError as exc:
+                    await self.error("bad_message", str(exc.errors(include_url=False, include_input=False)))
+                    return
+                answer = quote_answer(await enter_quote(self.venue, rfq_id, quote))
+            else:
+                answer = await withdraw_quotes(self.venue, account, rfq_id)
+        except JournalUnavailable as exc:
+            await self.error("journal_unavailable", str(exc))
+            return
         if isinstance(answer, JSONResponse):
             await self.send({"op": "error", "request": op, **json.loads(bytes(answer.body))})
         else:
