@@ -66,6 +66,15 @@ NEW_RISK = (NewOrder, ReplaceOrder, Withdraw, RfqCreate, RfqQuote, RfqAccept)
 Applied = tuple[CommandRecord, list[Event], PendingRow | None, Answer | None]
 
 
+def _report_death(task: asyncio.Task[None]) -> None:
+    """A pipeline stage that ends on its own is a dead venue (``running`` turns false, /ready 503):
+    say why at once, not at shutdown."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical(
+            "%s stopped: the venue no longer applies commands", task.get_name(), exc_info=task.exception()
+        )
+
+
 class Runtime:
     def __init__(
         self,
@@ -144,10 +153,12 @@ class Runtime:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._apply_loop()),
-            asyncio.create_task(self._write_loop()),
-            asyncio.create_task(self._timer_loop()),
+            asyncio.create_task(self._apply_loop(), name="runtime-apply"),
+            asyncio.create_task(self._write_loop(), name="runtime-journal"),
+            asyncio.create_task(self._timer_loop(), name="runtime-timers"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(_report_death)
 
     async def stop(self) -> None:
         """Stop taking commands, journal and acknowledge everything already applied, stop the tasks."""
@@ -257,6 +268,8 @@ class Runtime:
                 record, events = sequencer.submit(command, clock())
                 row = chain.row(record, events, blob) if journaled else None
                 applied.append((record, events, row, future))
+            if not applied:  # every command of this intake batch was refused before it was applied
+                continue
             await self._pending.put(applied)
             if (
                 self.snapshot_every

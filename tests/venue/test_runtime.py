@@ -11,7 +11,7 @@ from matching.events import OrderAccepted, Trade
 from matching.journal import JournalError, PendingRow
 from matching.sequencer import Sequencer
 from tests.matching.harness import CATALOG
-from venue.runtime import Runtime
+from venue.runtime import InvalidCommand, Runtime
 
 SYMBOL = "BTC-PERP"
 
@@ -221,5 +221,31 @@ def test_time_driven_changes_happen_without_other_traffic() -> None:
             await asyncio.sleep(0.05)
         assert any(isinstance(e, OrderExpired) for e in seen)
         await runtime.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_of_only_unjournalable_commands_leaves_the_pipeline_running(make_journal) -> None:
+    # Found by schemathesis: an intake batch whose every command was refused before it was applied
+    # (beyond the journal's 64-bit integers) killed the journal stage, and the venue with it.
+    async def scenario() -> None:
+        journal = make_journal()
+        await journal.open()
+        runtime = Runtime(Sequencer(CATALOG.fee_account), journal)
+        runtime.start()
+        huge = runtime.submit_nowait(Deposit(account="A", amount_micro=2**70, reference="huge"))
+        try:
+            await huge
+            raise AssertionError("a 2**70 deposit was journaled")
+        except InvalidCommand:
+            pass
+        await asyncio.sleep(0.1)
+        assert runtime.running
+        record, _ = await asyncio.wait_for(
+            runtime.submit(Deposit(account="A", amount_micro=5, reference="ok")), 10
+        )
+        assert record.seq == 1
+        await runtime.stop()
+        await journal.close()
 
     asyncio.run(scenario())

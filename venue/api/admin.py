@@ -44,7 +44,7 @@ class DepositIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account: str = Field(min_length=1, max_length=64)
-    amount: Decimal = Field(gt=0, description="USDC, at most 6 decimals")
+    amount: Decimal = Field(gt=0, le=Decimal(10**12), description="USDC, at most 6 decimals")
     reference: str = Field(min_length=1, max_length=128, description="unique; a repeat is refused")
 
 

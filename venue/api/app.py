@@ -21,7 +21,7 @@ from venue.api import admin, dashboard, market, rfq, risk, settlement, trading, 
 from venue.api.deps import ApiError, venue_of
 from venue.api.keys import KeyStore
 from venue.api.metrics import VenueCollector
-from venue.runtime import JournalUnavailable
+from venue.runtime import InvalidCommand, JournalUnavailable
 from venue.wiring import start_venue
 
 
@@ -51,6 +51,11 @@ def create_app(settings: VenueSettings | None = None) -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return exc.response
+
+    @app.exception_handler(InvalidCommand)
+    async def invalid_command(request: Request, exc: InvalidCommand) -> JSONResponse:
+        # a value the journal cannot hold (beyond 64 bits): the request's fault, never a server error
+        return JSONResponse({"code": "invalid_value", "text": str(exc)}, status_code=422)
 
     @app.exception_handler(JournalUnavailable)
     async def journal_unavailable(request: Request, exc: JournalUnavailable) -> JSONResponse:

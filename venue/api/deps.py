@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import Request, WebSocket
+from fastapi import Path, Request, WebSocket
 from fastapi.responses import JSONResponse
 
 from matching.rate_limit import RateLimiter
@@ -18,6 +19,10 @@ class ApiError(Exception):
 
     def __init__(self, response: JSONResponse) -> None:
         self.response = response
+
+
+# An id in a path: what the journal and the records can hold (64-bit signed), else a 422.
+IdPath = Annotated[int, Path(ge=0, lt=2**63)]
 
 
 def venue_of(request: Request) -> Venue:

@@ -42,7 +42,7 @@ from rfq.requests import (
     micro_to_usd,
     usd_to_micro,
 )
-from venue.api.deps import ApiError, rate_limit, reader, require, trader, venue_of
+from venue.api.deps import ApiError, IdPath, rate_limit, reader, require, trader, venue_of
 from venue.api.errors import reject
 from venue.api.keys import ApiKey, Role
 from venue.wiring import Venue
@@ -202,7 +202,7 @@ def open_requests(request: Request, account: str, key: Caller) -> list[dict[str,
 
 
 @router.get("/rfq/{rfq_id}")
-def show(request: Request, rfq_id: int, account: str, key: Caller) -> dict[str, Any]:
+def show(request: Request, rfq_id: IdPath, account: str, key: Caller) -> dict[str, Any]:
     """The RFQ; for its taker, the anonymous quote board once the window has closed."""
     reader(key, account)
     rfq = venue_of(request).rfq_board.open.get(rfq_id)
@@ -234,7 +234,7 @@ def show(request: Request, rfq_id: int, account: str, key: Caller) -> dict[str, 
 
 
 @router.post("/rfq/{rfq_id}/accept")
-async def accept(request: Request, rfq_id: int, body: AcceptBody, key: Caller) -> Any:
+async def accept(request: Request, rfq_id: IdPath, body: AcceptBody, key: Caller) -> Any:
     """Take a quote at its price (or refuse if worse than ``limit_price``); all legs execute at once."""
     trader(key, body.account)
     try:
@@ -266,7 +266,7 @@ async def accept(request: Request, rfq_id: int, body: AcceptBody, key: Caller) -
 
 
 @router.delete("/rfq/{rfq_id}")
-async def withdraw(request: Request, rfq_id: int, account: str, key: Caller) -> Any:
+async def withdraw(request: Request, rfq_id: IdPath, account: str, key: Caller) -> Any:
     """The taker withdraws its RFQ, declining every quote."""
     trader(key, account)
     seq, events = await submit(venue_of(request), RfqCancel(account=account, rfq_id=rfq_id))
@@ -318,14 +318,14 @@ def quote_answer(result: tuple[int, list[Event]] | JSONResponse) -> Any:
 
 
 @router.post("/rfq/{rfq_id}/quotes")
-async def quote(request: Request, rfq_id: int, body: QuoteBody, key: Caller) -> Any:
+async def quote(request: Request, rfq_id: IdPath, body: QuoteBody, key: Caller) -> Any:
     """A firm quote (replaces the account's live one on this RFQ)."""
     require(key, MAKER_ROLES, body.account)
     return quote_answer(await enter_quote(venue_of(request), rfq_id, body))
 
 
 @router.delete("/rfq/{rfq_id}/quotes")
-async def cancel_quote(request: Request, rfq_id: int, account: str, key: Caller) -> Any:
+async def cancel_quote(request: Request, rfq_id: IdPath, account: str, key: Caller) -> Any:
     require(key, MAKER_ROLES, account)
     return await withdraw_quotes(venue_of(request), account, rfq_id)
 

@@ -7,8 +7,8 @@
   debits it when the request is booked, and the next batch pays it out. Refusals: 400 (bad or expired
   signature, wrong nonce), 403 (a venue account with no wallet), 404 (unknown account), 409 (the vault
   holds less than the amount beyond the account's open requests until the next batch settles its
-  gains), 422 (beyond the
-  available funds), 503 (settlement not running, or the chain down).
+  gains; ``settlement_off`` on a venue that does not settle), 422 (beyond the available funds), 503
+  (the chain down).
 - ``GET /accounts/{account}/proof``: the account's leaf in the last confirmed state root and its Merkle
   path, with the exact ``exit`` call to make if the venue stops (reader access to the account).
 - ``GET /settlement``: batches, the chain, the alarm (risk officers and admins);
@@ -49,7 +49,7 @@ class WithdrawalIn(BaseModel):
 def service_of(request: Request) -> SettlementService:
     venue = venue_of(request)
     if venue.settlement is None or venue.chain is None:
-        raise ApiError(error(503, "settlement_not_running", "the settlement service is not running"))
+        raise ApiError(error(409, "settlement_off", "this venue does not settle on a chain"))
     return venue.settlement
 
 
@@ -153,7 +153,7 @@ def chain(request: Request) -> Any:
     venue = venue_of(request)
     found = venue.chain
     if found is None or venue.settlement is None:
-        raise ApiError(error(503, "settlement_off", "this venue does not settle on a chain"))
+        raise ApiError(error(409, "settlement_off", "this venue does not settle on a chain"))
     vault = found.vault.functions
     try:
         chain_id = found.w3.eth.chain_id

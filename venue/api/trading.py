@@ -18,7 +18,7 @@ from matching.commands import CancelOrder, Command, NewOrder, ReplaceOrder
 from matching.events import CancelRejected, Event, OrderAccepted, OrderRejected
 from matching.instruments import Instrument
 from matching.reasons import Reason
-from venue.api.deps import ApiError, rate_limit, reader, trader, venue_of
+from venue.api.deps import ApiError, IdPath, rate_limit, reader, trader, venue_of
 from venue.api.errors import reject
 from venue.api.keys import ApiKey
 from venue.api.market import instrument_of
@@ -183,7 +183,7 @@ async def place(request: Request, body: OrderIn, key: Caller) -> Any:
 
 
 @router.post("/orders/{order_id}/replace")
-async def replace(request: Request, order_id: int, body: ReplaceIn, key: Caller) -> Any:
+async def replace(request: Request, order_id: IdPath, body: ReplaceIn, key: Caller) -> Any:
     trader(key, body.account)
     view = venue_of(request).readmodel.orders.get(order_id)
     if view is None or view.account != body.account:
@@ -201,7 +201,7 @@ async def replace(request: Request, order_id: int, body: ReplaceIn, key: Caller)
 
 
 @router.delete("/orders/{order_id}")
-async def cancel(request: Request, order_id: int, account: str, key: Caller) -> Any:
+async def cancel(request: Request, order_id: IdPath, account: str, key: Caller) -> Any:
     trader(key, account)
     return await _cancel_like(request, CancelOrder(account=account, order_id=order_id))
 
@@ -215,7 +215,7 @@ async def _cancel_like(request: Request, command: Command) -> Any:
 
 
 @router.get("/orders/{order_id}")
-async def order_status(request: Request, order_id: int, account: str, key: Caller) -> Any:
+async def order_status(request: Request, order_id: IdPath, account: str, key: Caller) -> Any:
     """An order in any state (open, filled, cancelled, expired), from the derived records."""
     reader(key, account)
     row = await venue_of(request).records.order(order_id)
@@ -230,7 +230,9 @@ async def account_trades(
     account: str,
     key: Caller,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[int | None, Query(description="page: trades with a smaller trade_id")] = None,
+    before: Annotated[
+        int | None, Query(ge=0, lt=2**63, description="page: trades with a smaller trade_id")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """The account's trade history, newest first, from the derived records."""
     reader(key, account)
