@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test bench lint clean contracts
+.PHONY: install run test bench drills lint clean contracts
 
 install: $(VENV)/.installed contracts/node_modules/.installed tests/fixgw/js/node_modules/.installed /usr/bin/chromedriver
 
@@ -52,6 +52,15 @@ bench: install
 	$(BIN)/venue bench settlement-gas --json
 	$(BIN)/venue bench fix --json
 	$(BIN)/venue bench rfq --json
+
+# Load and fault drills against a real venue process; each prints one JSON object of figures. The
+# faults drill stops and restarts this machine's PostgreSQL and Redis (venue/drills/faults.py).
+# The HTTP fuzz (schemathesis) and the FIX fuzz run in `make test` (tests/venue/test_api_fuzz.py,
+# tests/fixgw/test_robustness.py); here the HTTP fuzz runs with more examples.
+drills: install
+	$(BIN)/venue drill load --seconds 300 --rate 2000
+	$(BIN)/venue drill faults
+	VENUE_FUZZ_EXAMPLES=40 $(BIN)/pytest tests/venue/test_api_fuzz.py tests/fixgw/test_robustness.py
 
 # Recompile the Solidity sources into contracts/artifacts/ (commit the result).
 contracts: install

@@ -64,10 +64,15 @@ class Subscription(Protocol):
     async def close(self) -> None: ...
 
 
+# In process nobody outside reads the streams (Redis serves external consumers): keep a short tail
+# only. With Redis' 1,000,000 the event stream alone held about 1 GB of the venue's memory under load.
+IN_PROCESS_TAIL = 50_000
+
+
 def open_bus(redis_url: str | None, *, stream_maxlen: int = 1_000_000, backlog: int = 10_000) -> Bus:
     if redis_url:
         return RedisBus(redis_url, stream_maxlen=stream_maxlen)
-    return InProcessBus(backlog=backlog, stream_maxlen=stream_maxlen)
+    return InProcessBus(backlog=backlog, stream_maxlen=min(stream_maxlen, IN_PROCESS_TAIL))
 
 
 class InProcessBus:

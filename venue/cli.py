@@ -408,3 +408,30 @@ def chain_deposit(
     token, vault = at(w3, "CollateralToken", chain["token"]), at(w3, "Vault", chain["vault"])
     tx_hash = deposit_test_usdc(w3, token, vault, address, micro)
     err.print(f"deposited {amount} USDC for {account} ({address}): {tx_hash}; credited once confirmed")
+
+
+class DrillArea(StrEnum):
+    LOAD = "load"
+    FAULTS = "faults"
+
+
+@app.command()
+def drill(
+    area: Annotated[DrillArea, typer.Argument(help="which drill")],
+    seconds: Annotated[float, typer.Option(help="load: how long the steady load runs")] = 300.0,
+    rate: Annotated[float, typer.Option(help="load: orders per second, all sessions together")] = 2_000.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = True,
+) -> None:
+    """Run a drill against a real venue process (see venue/drills/); prints its figures. The faults
+    drill stops and restarts the machine's PostgreSQL and Redis (commands in venue/drills/faults.py)."""
+    if area is DrillArea.LOAD:
+        from venue.drills import load
+
+        result = asyncio.run(load.run(seconds=seconds, rate=rate))
+    else:
+        from venue.drills import faults
+
+        result = asyncio.run(faults.run())
+    print(json.dumps(result, indent=None if as_json else 2))
+    if not result.get("ok", False):
+        raise typer.Exit(1)

@@ -46,6 +46,12 @@ class FixActor:
             self.messages.append(json.loads(line))
             self._arrived.set()
 
+    async def command(self, body: dict[str, Any]) -> None:
+        """Any op of the client's JSON lines (``load``, ``logout``, ...)."""
+        assert self.process is not None and self.process.stdin is not None
+        self.process.stdin.write((json.dumps(body) + "\n").encode())
+        await self.process.stdin.drain()
+
     async def send(self, msg_type: str, fields: Sequence[tuple[int, object]]) -> None:
         assert self.process is not None and self.process.stdin is not None
         body = {"op": "send", "type": msg_type, "fields": [[tag, str(value)] for tag, value in fields]}
