@@ -37,10 +37,12 @@ def test_schemathesis_finds_no_server_error_and_the_journal_still_replays(tmp_pa
         wait_ready(base, process, log)
         fuzz = subprocess.run(
             [SCHEMATHESIS, "run", f"{base}/openapi.json", "-H", f"X-API-Key: {admin}",
-             "--checks", "not_a_server_error", "--max-examples", EXAMPLES, "--workers", "2",
+             "--checks", "not_a_server_error", "--max-examples", EXAMPLES, "--workers", "1",
              "--phases", "coverage,fuzzing", "--seed", "20261203", "--request-timeout", "20"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path,
         )  # fmt: skip
+        # one worker: CPython 3.11's ast.parse is not thread-safe, and hypothesis calls it describing
+        # schemathesis' filters (SystemError "AST constructor recursion depth mismatch" with 2)
         report = fuzz.stdout[-6000:]
         assert fuzz.returncode == 0, report
         assert "Server error" not in report and "Network Error" not in report, report
