@@ -81,7 +81,7 @@ class SettlementStats:
     deposits_credited: int = 0
     requests_debited: int = 0
     refused_requests: int = 0
-    rejected_requests: int = 0  # refused on chain: beyond the account's proven equity
+    rejected_requests: int = 0  # refused on chain: beyond what the account may withdraw (proven)
     gas_used: int = 0
     chain_up: bool = True
     alarm: str = ""  # non-empty: batches stopped until resume()
@@ -440,19 +440,16 @@ class SettlementService:
         _, events = await self.submit(command)
         refused = next((e for e in events if isinstance(e, RequestRejected)), None)
         if refused is None:
-            self._refused.pop(request_id, None)
+            self._forget(request_id)
             self.stats.requests_debited += 1
             return True
-        if refused.reason == Reason.DUPLICATE_REFERENCE:
-            self._refused.pop(request_id, None)
-            return False
-        if await asyncio.to_thread(self.client.request_closed, request_id):  # rejected before a restart
-            self._refused.pop(request_id, None)
-            self.stats.refused_requests = len(self._refused)
-            return False
-        if forced and await self._reject_on_chain(request_id, account):
-            self._refused.pop(request_id, None)
-            self.stats.refused_requests = len(self._refused)
+        # Done with it without a debit: booked before (a re-read), closed on chain before a restart,
+        # or beyond what even a forced debit covers and rejected on chain now.
+        done = refused.reason == Reason.DUPLICATE_REFERENCE
+        done = done or await asyncio.to_thread(self.client.request_closed, request_id)
+        done = done or (forced and await self._reject_on_chain(request_id, account))
+        if done:
+            self._forget(request_id)
             return False
         if request_id not in self._refused:
             log.warning("on-chain withdrawal %d of %s refused for now: %s", request_id, account, refused.text)
@@ -460,9 +457,14 @@ class SettlementService:
         self.stats.refused_requests = len(self._refused)
         return False
 
+    def _forget(self, request_id: int) -> None:
+        self._refused.pop(request_id, None)
+        self.stats.refused_requests = len(self._refused)
+
     async def _reject_on_chain(self, request_id: int, account: str) -> bool:
-        """A request even a forced debit cannot cover (beyond the account's equity): refuse it on chain
-        with the account's proof in the last confirmed root, so it cannot freeze the vault."""
+        """A request even a forced debit cannot cover (beyond the account's collateral, capped at its
+        equity): refuse it on chain with the account's proof in the last confirmed root, so it cannot
+        freeze the vault."""
         found = await self.proof(account)
         if found is None:
             log.error("withdrawal %d of %s: no leaf to prove its equity with", request_id, account)
@@ -471,11 +473,14 @@ class SettlementService:
             tx_hash = await asyncio.to_thread(
                 self.client.reject_withdrawal, request_id, found.state, found.proof
             )
-        except VaultRefused as exc:  # e.g. covered by the last root's equity: a newer root will tell
+        except VaultRefused as exc:  # e.g. covered in the last root: a newer root will tell
             log.warning("withdrawal %d of %s not rejected by the vault: %s", request_id, account, exc.reason)
             return False
         log.warning(
-            "withdrawal %d of %s rejected on chain (%s): beyond its equity", request_id, account, tx_hash
+            "withdrawal %d of %s rejected on chain (%s): beyond what it may withdraw",
+            request_id,
+            account,
+            tx_hash,
         )
         self.stats.rejected_requests += 1
         return True

@@ -146,7 +146,7 @@ async def proof(request: Request, account: str, key: Caller) -> Any:
 
 
 @router.get("/chain")
-def chain(request: Request) -> Any:
+async def chain(request: Request) -> Any:
     """Where the venue settles (public, like a venue's published contract addresses): the chain id, the
     vault and token addresses, the exit timeout, the last settled batch and, for a local or
     configured node, its RPC URL."""
@@ -155,11 +155,9 @@ def chain(request: Request) -> Any:
     if found is None or venue.settlement is None:
         raise ApiError(error(409, "settlement_off", "this venue does not settle on a chain"))
     vault = found.vault.functions
-    try:
-        chain_id = found.w3.eth.chain_id
-        last, timeout = vault.lastBatchId().call(), vault.exitTimeout().call()
-    except Exception as exc:  # the node is down: say so rather than fail the route
-        raise ApiError(error(503, "chain_unavailable", str(exc))) from exc
+    chain_id, last, timeout = await _read(
+        lambda: (found.w3.eth.chain_id, vault.lastBatchId().call(), vault.exitTimeout().call())
+    )
     return {
         "chain_id": int(chain_id),
         "rpc_url": found.rpc_url,
