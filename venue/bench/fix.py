@@ -12,9 +12,7 @@ initiator) runs in another process on loopback and keeps ``window`` orders in fl
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from fixgw import quickfix_settings
 from fixgw.outbound import build
 from fixgw.wire import FixMessage
 from matching.commands import Deposit
+from venue.demo.fix_actor import FixActor
 from venue.wiring import start_venue
 
 SESSION = "BENCH"
@@ -98,47 +97,24 @@ class EchoApplication(fix.Application):  # type: ignore[misc]
 
 
 class Driver:
-    """The client process, driven over its JSON lines."""
+    """The bench's client: a FixActor (``python -m fixgw.client``) logged on as the bench session."""
 
     def __init__(self, port: int, store: Path) -> None:
-        self.port, self.store = port, store
+        self.actor = FixActor(SESSION, port, PASSWORD, store)
 
     async def __aenter__(self) -> Driver:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "fixgw.client", "--port", str(self.port), "--sender", SESSION,
-            "--username", "bench", "--password", PASSWORD, "--reset", "--store", str(self.store),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            limit=2**24,
-        )  # fmt: skip
-        await self._until("logon")
+        await self.actor.start(timeout_s=120)
         return self
 
-    async def _until(self, event: str) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        while True:
-            line = await asyncio.wait_for(self.process.stdout.readline(), 120)
-            if not line:
-                raise RuntimeError(f"the FIX client exited before {event}")
-            message = json.loads(line)
-            if message.get("event") == event:
-                return dict(message)
-
     async def load(self, count: int, rate: float, window: int) -> dict[str, Any]:
-        assert self.process.stdin is not None
         template = [[55, "BTC-PERP"], [54, "1"], [38, "0.001"], [40, "2"], [44, "95000"], [59, "1"]]
-        request = {"op": "load", "count": count, "rate": rate, "window": window, "fields": template}
-        self.process.stdin.write((json.dumps(request) + "\n").encode())
-        await self.process.stdin.drain()
-        return await self._until("load")
+        await self.actor.command(
+            {"op": "load", "count": count, "rate": rate, "window": window, "fields": template}
+        )
+        return await self.actor.expect_message("", timeout_s=600, event="load")
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(b'{"op": "quit"}\n')
-        await self.process.stdin.drain()
-        try:
-            await asyncio.wait_for(self.process.wait(), 15)
-        except TimeoutError:
-            self.process.kill()
+        await self.actor.close()
 
 
 async def _venue_run(

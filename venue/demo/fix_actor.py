@@ -28,6 +28,7 @@ class FixActor:
         self.messages: list[dict[str, Any]] = []
         self._arrived = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._ended = False  # the client's output ended (it exited)
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout_s: float = 30.0) -> FixActor:
@@ -45,6 +46,8 @@ class FixActor:
         while line := await self.process.stdout.readline():
             self.messages.append(json.loads(line))
             self._arrived.set()
+        self._ended = True
+        self._arrived.set()  # waiters re-check and see the client gone
 
     async def command(self, body: dict[str, Any]) -> None:
         """Any op of the client's JSON lines (``load``, ``logout``, ...)."""
@@ -85,7 +88,7 @@ class FixActor:
         async def wait() -> dict[str, Any]:
             while (message := found()) is None:
                 self._arrived.clear()
-                if self.process is not None and self.process.returncode is not None:
+                if self._ended:
                     raise RuntimeError(f"the FIX client of {self.sender} exited")
                 await self._arrived.wait()
             return message

@@ -40,6 +40,7 @@ from rich.console import Console
 from rich.table import Table
 from web3 import Web3
 
+from config.settings import DEFAULT_WALLETS_PATH
 from contracts.anvil import free_port, start_anvil, stop_anvil
 from contracts.loader import at
 from risk.marks import flat_smiles
@@ -189,7 +190,7 @@ class Demo:
 
     async def fund(self) -> None:
         self.step("Deposits through the vault")
-        wallets = WalletRegistry.load(Path(__file__).resolve().parents[2] / "config" / "wallets.toml")
+        wallets = WalletRegistry.load(DEFAULT_WALLETS_PATH)
         for desk, amount in DESKS.items():  # custodial desks: the treasury deposits for them
             deposit_test_usdc(self.w3, self.token, self.vault, wallets.address(desk), amount * USDC)
         self.tx(self.token.functions.mint(USER, 100_000 * USDC), self.treasury)

@@ -29,6 +29,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from config.settings import DEFAULT_WALLETS_PATH
 from contracts.anvil import free_port, start_anvil, stop_anvil
 from contracts.loader import deploy
 from matching.commands import NewOrder
@@ -141,7 +142,7 @@ async def run(
         result: dict[str, Any] = {"drill": "faults"}
         try:
             await venue.start()
-            wallets = WalletRegistry.load(Path(__file__).resolve().parents[2] / "config" / "wallets.toml")
+            wallets = WalletRegistry.load(DEFAULT_WALLETS_PATH)
             for account in (*venue.session_ids, *venue.makers, "TAKER"):
                 deposit_test_usdc(w3, token, vault, wallets.address(account), 10**9 * 10**6)
             await _until_credited(venue)
