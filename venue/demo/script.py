@@ -49,6 +49,7 @@ from settlement.withdrawal_sig import sign
 from venue.api.keys import KeyStore, Role
 from venue.chain import deposit_test_usdc
 from venue.demo.fix_actor import FixActor, now
+from venue.demo.maker import requote
 
 # anvil's second dev account (the public test mnemonic): the wallet user who trades, withdraws and exits
 USER_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
@@ -226,18 +227,9 @@ class Demo:
         self.say(f"{PERP} mark {mark}: best bid {book['bids'][0][0]}, best ask {book['asks'][0][0]}")
 
     async def requote(self, maker: str, mark: Decimal, offset: int, size: str) -> None:
-        held = await self.get(f"/accounts/{maker}", maker)
-        for order in held["open_orders"]:
-            await self.http.delete(
-                f"/orders/{order['order_id']}",
-                params={"account": maker},
-                headers={"X-API-Key": self.keys[maker]},
-            )
-        for level in range(3):
-            away = Decimal(offset * (level + 1))
-            for side, price in (("buy", mark - away), ("sell", mark + away)):
-                body = {"account": maker, "symbol": PERP, "side": side, "quantity": size, "price": str(price)}
-                await self.post("/orders", body, maker)
+        for answer in await requote(self.http, self.keys[maker], maker, mark, offset, size):
+            if answer.status_code != 200:
+                raise DemoError(f"{maker}'s quote was refused: {answer.status_code} {answer.text}")
 
     async def mm1_quotes(self, mark: Decimal) -> None:
         mm1 = self.fix["MM1"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import httpx
 from config.fix_sessions import hash_password
 from contracts.anvil import free_port
 from venue.api.keys import KeyStore, Role
+from venue.demo.maker import requote
 
 LOAD_PASSWORD = "drill-only"
 
@@ -139,23 +141,13 @@ class DrillVenue:
 async def quote_loop(venue: DrillVenue, maker: str, stop: asyncio.Event, size: str = "20") -> int:
     """A REST maker: every second, cancel its quotes and post three levels a side around the mark."""
     quotes = 0
-    headers = {"X-API-Key": venue.keys[maker]}
     offset = 5 if maker.endswith("A") else 10
     async with httpx.AsyncClient(base_url=venue.base, timeout=30) as http:
         while not stop.is_set():
             try:
-                mark = float((await http.get("/ticker/BTC-PERP")).json()["mark_price"])
-                held = (await http.get(f"/accounts/{maker}", headers=headers)).json()
-                for order in held.get("open_orders", []):
-                    await http.delete(
-                        f"/orders/{order['order_id']}", params={"account": maker}, headers=headers
-                    )
-                for level in range(1, 4):
-                    for side, price in (("buy", mark - offset * level), ("sell", mark + offset * level)):
-                        body = {"account": maker, "symbol": "BTC-PERP", "side": side, "quantity": size,
-                                "price": f"{round(price * 2) / 2:.1f}"}  # fmt: skip
-                        if (await http.post("/orders", json=body, headers=headers)).status_code == 200:
-                            quotes += 1
+                mark = Decimal((await http.get("/ticker/BTC-PERP")).json()["mark_price"])
+                answers = await requote(http, venue.keys[maker], maker, mark, offset, size)
+                quotes += sum(1 for a in answers if a.status_code == 200)
             except httpx.HTTPError:
                 pass  # the venue is away (a fault drill): quote again when it is back
             with contextlib.suppress(TimeoutError):
