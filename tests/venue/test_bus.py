@@ -175,7 +175,7 @@ def test_in_process_streams_keep_a_bounded_tail_with_absolute_ids() -> None:
         bus = InProcessBus(stream_maxlen=10)
         ids = [await bus.append("s", str(i).encode()) for i in range(25)]
         assert ids == [str(i) for i in range(1, 26)]  # ids never restart
-        assert len(bus._streams["s"]) <= 10  # memory stays bounded
+        assert len(bus._streams["s"].slots) == 10  # memory stays bounded
         seen: list[tuple[str, bytes]] = []
 
         async def reader() -> None:
@@ -188,7 +188,15 @@ def test_in_process_streams_keep_a_bounded_tail_with_absolute_ids() -> None:
         await asyncio.sleep(0)
         await bus.append("s", b"25")
         await asyncio.wait_for(task, 2)
-        assert int(seen[0][0]) > 1 and seen[-1] == ("26", b"25")  # the oldest were trimmed
-        assert [int(i) for i, _ in seen] == list(range(int(seen[0][0]), 27))  # the rest, in order
+        assert seen[0] == ("16", b"15") and seen[-1] == ("26", b"25")  # the oldest were trimmed
+        assert [int(i) for i, _ in seen] == list(range(16, 27))  # the rest, in order
+
+        # a reader overtaken while it was away resumes at the oldest entry still kept
+        slow = bus.read("s", "20")
+        assert await anext(slow) == ("21", b"20")
+        for i in range(26, 56):
+            await bus.append("s", str(i).encode())
+        assert await anext(slow) == ("47", b"46")  # 56 appended, 10 kept
+        assert [await anext(slow) for _ in range(9)][-1] == ("56", b"55")
 
     asyncio.run(scenario())
