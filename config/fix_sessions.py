@@ -16,6 +16,7 @@ import hmac
 import os
 import secrets
 import tomllib
+from datetime import time, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -48,6 +49,22 @@ class AcceptorConfig(_Strict):
     failed_logons_before_lockout: int = Field(default=5, ge=1)
     lockout_s: float = Field(default=300.0, gt=0)
     signature_window_s: float = Field(default=60.0, gt=0, description="how old a signed logon may be")
+    reset_time: time | None = Field(
+        default=None,
+        description=(
+            "UTC time of day (HH:MM:SS) at which every session ends its FIX day: logged out, sequence "
+            "numbers back to 1, message store emptied (resends reach back to the last reset only). "
+            "Unset: sessions never reset on their own, and the store's index grows by about 64 bytes "
+            "per message sent until a client logs on with ResetSeqNumFlag."
+        ),
+    )
+
+    @field_validator("reset_time")
+    @classmethod
+    def _utc(cls, value: time | None) -> time | None:
+        if value is not None and value.utcoffset() not in (None, timedelta(0)):
+            raise ValueError("reset_time is a UTC time of day: give it without an offset")
+        return value
 
 
 class SessionConfig(_Strict):

@@ -40,8 +40,11 @@ class FixVenue:
 
 
 def sessions_file(tmp: Path, **acceptor: object) -> Path:
-    """The demo sessions with a short lockout (tests wait it out) and any acceptor overrides."""
+    """The demo sessions with a short lockout (tests wait it out) and any acceptor overrides; no daily
+    reset unless ``reset_time`` is given (a test running at 22:00 UTC would be logged out)."""
     text = DEFAULT_SESSIONS_PATH.read_text()
+    reset = acceptor.pop("reset_time", None)
+    text = text.replace('reset_time = "22:00:00"', f'reset_time = "{reset}"' if reset else "")
     text = text.replace("lockout_s = 300", f"lockout_s = {acceptor.pop('lockout_s', 2)}")
     text = text.replace("failed_logons_before_lockout = 5", "failed_logons_before_lockout = 3")
     path = tmp / "fix_sessions.toml"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from config.settings import VenueSettings
 from matching.commands import Deposit
-from tests.fixgw.conftest import FixVenue, start
+from tests.fixgw.conftest import FixVenue, sessions_file, start
 from tests.fixgw.harness import now
 from tests.fixgw.raw import RawSession, frame, logon
 from tests.fixgw.test_orders import order
@@ -105,3 +106,74 @@ def test_sequence_reset_and_reset_on_logon(fix_venue: FixVenue) -> None:
 
 def _deposit(venue: FixVenue, account: str) -> None:
     venue.submit(Deposit(account=account, amount_micro=1, reference=f"x-{account}"))
+
+
+def test_the_fix_day_ends_at_reset_time_and_the_next_logon_starts_at_one(
+    fix_settings: VenueSettings, tmp_path: Path
+) -> None:
+    reset_at = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
+    settings = fix_settings.model_copy(
+        update={"fix_sessions_file": sessions_file(tmp_path, reset_time=reset_at.strftime("%H:%M:%S"))}
+    )
+    runs = start(settings, tmp_path)
+    venue = next(runs)
+    try:
+        raw = RawSession(venue.port)
+        raw.send(logon("MM1", "demo-mm1", reset=False))
+        first = raw.read_messages(1.5)[0]
+        assert first[35] == "A", first
+        for seq in (2, 3):
+            raw.send(frame("D", [(11, f"day-{seq}"), (55, "BTC-PERP"), (54, "1"), (38, "0.1"), (40, "2"),
+                                 (44, "90000"), (60, now())], seq, "MM1"))  # fmt: skip
+        acks = [m for m in raw.read_messages(2.0) if m.get(35) == "8"]
+        assert [m[34] for m in acks] == ["2", "3"]
+        seqnums = next((tmp_path / "var" / "fix" / "store").glob("*MM1.seqnums"))
+        assert _next_sent(seqnums) == 4
+        # at reset time the venue logs the session out and empties its store
+        deadline = reset_at.timestamp() + 5
+        seen: list[dict[int, str]] = []
+        while time.time() < deadline and not any(m.get(35) == "5" for m in seen):
+            seen += raw.read_messages(1.0)
+        assert any(m.get(35) == "5" for m in seen), seen
+        assert raw.closed()
+        # quickfix empties the store just after the logout: a logon before that would be too low
+        until = time.monotonic() + 5
+        while _next_sent(seqnums) != 1 and time.monotonic() < until:
+            time.sleep(0.05)
+        assert _next_sent(seqnums) == 1
+        # the day ends in the second before reset_time: logons then are refused (clients retry)
+        time.sleep(max(0.0, reset_at.timestamp() + 0.3 - time.time()))
+        # a plain logon at 1 (no ResetSeqNumFlag) is the new day's first message; the orders live on
+        raw = RawSession(venue.port)
+        raw.send(logon("MM1", "demo-mm1", reset=False))
+        answer = raw.read_messages(1.5)[0]
+        assert answer[35] == "A" and answer[34] == "1" and answer.get(141) is None, answer.get(58)
+        assert {o.client_order_id for o in venue.venue.readmodel.accounts["MM1"].orders.values()} >= {
+            "day-2", "day-3"
+        }  # fmt: skip
+        raw.close()
+    finally:
+        runs.close()
+
+
+def _next_sent(seqnums: Path) -> int:
+    """The number the venue gives its next message, from quickfix's FileStore ``.seqnums`` file."""
+    return int(seqnums.read_text().split(":")[0])
+
+
+def test_market_data_is_gap_filled_not_resent(fix_venue: FixVenue) -> None:
+    raw = RawSession(fix_venue.port)
+    try:
+        raw.send(logon("MD1", "demo-md1"))
+        assert raw.read_messages(1.5)[0][35] == "A"
+        raw.send(frame("V", [(262, "gap-1"), (263, "1"), (264, "1"), (265, "1"), (267, "1"), (269, "0"),
+                             (146, "1"), (55, "BTC-PERP")], 2, "MD1"))  # fmt: skip
+        snapshot = [m for m in raw.read_messages(1.5) if m.get(35) == "W"]
+        assert [m[34] for m in snapshot] == ["2"]
+        raw.send(frame("2", [(7, "1"), (16, "0")], 3, "MD1"))  # everything again, please
+        replies = raw.read_messages(1.5)
+        assert not any(m.get(35) in ("W", "X") for m in replies), replies  # no stale book resent
+        gap = next(m for m in replies if m.get(35) == "4")
+        assert gap.get(123) == "Y" and gap[36] == "3"  # gap fill up to the next new message
+    finally:
+        raw.close()
