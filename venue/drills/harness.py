@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -121,6 +123,12 @@ class DrillVenue:
                 return int(line.split()[1]) / 1024
         return 0.0
 
+    def fix_messages_sent(self) -> int:
+        """Messages the acceptor has sent in all sessions' current FIX day: each is one entry of
+        quickfix's in-memory store index (the ``.seqnums`` file holds the next number to send)."""
+        store = self.folder / "var" / "fix" / "store"
+        return sum(int(p.read_text().split(":")[0]) - 1 for p in store.glob("*.seqnums"))
+
     def log_problems(self) -> dict[str, int]:
         """How often the venue's logs (every run of it in this drill) say something went wrong."""
         text = "".join(p.read_text(errors="replace") for p in sorted(self.folder.glob("venue*.log")))
@@ -136,6 +144,37 @@ class DrillVenue:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+
+
+def fix_store_bytes_per_message(messages: int = 100_000) -> float:
+    """What one sent message costs in quickfix's FileStore index, measured here: a store in a scratch
+    folder is given ``messages`` messages, and glibc's count of bytes in use is read before and after
+    (resident memory would hide what reused free chunks)."""
+    import quickfix as fix
+
+    with tempfile.TemporaryDirectory(prefix="venue-filestore-") as folder:
+        store = fix.FileStoreFactory(folder).create(fix.UtcTimeStamp(), fix.SessionID("FIX.4.4", "A", "B"))
+        message = "8=FIX.4.4\x019=5\x0135=0\x0110=000\x01"
+        before = _heap_in_use()
+        for seq in range(1, messages + 1):
+            store.set(seq, message)
+        grown = _heap_in_use() - before
+        del store
+    return grown / messages
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                     "fordblks", "keepcost")
+    ]  # fmt: skip
+
+
+def _heap_in_use() -> int:
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = _MallInfo2
+    return int(libc.mallinfo2().uordblks)
 
 
 async def quote_loop(venue: DrillVenue, maker: str, stop: asyncio.Event, size: str = "20") -> int:
