@@ -37,6 +37,7 @@ from matching.events import (
 )
 from rfq.views import RFQ_EVENTS, Audience, routes
 from venue.bus import Bus, BusError
+from venue.supervision import drained, report_death
 
 log = logging.getLogger(__name__)
 EVENTS_STREAM = "venue.events"
@@ -87,14 +88,16 @@ class Fanout:
             self.dropped += 1
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="fan-out")
+        report_death(self._task, "nothing more is published (the journal still has it)")
 
     async def stop(self) -> None:
-        """Publish what is queued, then stop."""
-        await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        """Publish what is queued, then stop (at once if the stage is dead: nothing would drain)."""
+        if self._task is None:
+            return
+        await drained(self._queue, self._task)
+        self._task.cancel()
+        self._task = None
 
     async def _run(self) -> None:
         bus, queue = self.bus, self._queue
@@ -118,6 +121,8 @@ class Fanout:
                 self.published += 1
             except BusError as exc:  # the journal has it; consumers resume from the stream later
                 log.error("fan-out of seq %d failed: %s", record.seq, exc)
+            except Exception:  # whatever a client library lets through: this record only, not the stage
+                log.exception("fan-out of seq %d failed", record.seq)
             finally:
                 queue.task_done()
 

@@ -36,6 +36,7 @@ from matching.events import (
 from matching.journal import Journal, JournalError
 from matching.journal_postgres import PostgresJournal
 from matching.journal_sqlite import SqliteJournal
+from venue.supervision import drained, report_death
 
 log = logging.getLogger(__name__)
 
@@ -350,14 +351,19 @@ class Records:
         return await self.catch_up()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="derived-records")
+        report_death(
+            self._task, "derived records stop here (`venue records rebuild`, or a restart, catches up)"
+        )
 
     async def stop(self) -> None:
-        """Write everything queued (including a batch being written), then stop."""
-        await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        """Write everything queued (including a batch being written), then stop (at once if the stage
+        is dead: the next start catches up from the journal)."""
+        if self._task is None:
+            return
+        await drained(self._queue, self._task)
+        self._task.cancel()
+        self._task = None
 
     async def _run(self) -> None:
         """The projection stage: never ends on a store error (it waits for the store and catches up)."""

@@ -38,6 +38,7 @@ from matching.events import Event
 from matching.journal import ChainBuilder, Journal, JournalError, PendingRow, encode_command
 from matching.reasons import Reason
 from matching.sequencer import Sequencer
+from venue.supervision import report_death
 
 log = logging.getLogger(__name__)
 Listener = Callable[[CommandRecord, list[Event]], None]
@@ -64,15 +65,6 @@ NEW_RISK = (NewOrder, ReplaceOrder, Withdraw, RfqCreate, RfqQuote, RfqAccept)
 
 # (record, events, journal row or None, answer future or None); a tuple: one is made per command
 Applied = tuple[CommandRecord, list[Event], PendingRow | None, Answer | None]
-
-
-def _report_death(task: asyncio.Task[None]) -> None:
-    """A pipeline stage that ends on its own is a dead venue (``running`` turns false, /ready 503):
-    say why at once, not at shutdown."""
-    if not task.cancelled() and task.exception() is not None:
-        log.critical(
-            "%s stopped: the venue no longer applies commands", task.get_name(), exc_info=task.exception()
-        )
 
 
 class Runtime:
@@ -158,7 +150,8 @@ class Runtime:
             asyncio.create_task(self._timer_loop(), name="runtime-timers"),
         ]
         for task in self._tasks:
-            task.add_done_callback(_report_death)
+            # a stage that ends on its own is a dead venue (``running`` turns false, /ready 503)
+            report_death(task, "the venue no longer applies commands")
 
     async def stop(self) -> None:
         """Stop taking commands, journal and acknowledge everything already applied, stop the tasks."""

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -45,6 +46,7 @@ from venue.markfeed import MarkFeed
 from venue.readmodel import ReadModel
 from venue.records import Records
 from venue.runtime import Listener, Runtime
+from venue.supervision import bounded_step
 
 log = logging.getLogger("venue.wiring")
 
@@ -72,27 +74,46 @@ class Venue:
     funding: FundingClock | None = None
 
     async def stop(self) -> None:
-        """Journal and acknowledge everything in flight, publish it, then close journal and bus."""
+        """Journal and acknowledge everything in flight, publish it, then close journal and bus.
+
+        Each step has ``STOP_STEP_S``: one that hangs (a client library waiting on a dead peer) is
+        logged with where every task waits and skipped, so the process still exits. Nothing is lost by
+        skipping: acknowledged records are in the journal, and the next start catches up from it.
+        """
+        steps: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if self.fix is not None:
-            await asyncio.to_thread(self.fix.stop)  # logs sessions out; their cancel-on-disconnects go in
+            fix_acceptor = self.fix
             self.fix = None
-            await asyncio.sleep(0.05)  # let the gateway hand those commands to the runtime
-        await self.marks.stop()
+            steps.append(("the FIX acceptor", lambda: self._stop_fix(fix_acceptor)))
+        steps.append(("the mark feed", self.marks.stop))
         if self.funding is not None:
-            await self.funding.stop()
+            steps.append(("the funding clock", self.funding.stop))
         if self.settlement is not None:
-            await self.settlement.stop()  # it submits through the runtime: stop it first
-        await self.runtime.stop()
-        await self.fanout.stop()
-        await self.records.stop()
-        await self.records.close()
+            steps.append(("settlement", self.settlement.stop))  # it submits through the runtime: first
+        steps += [
+            ("the runtime", self.runtime.stop),
+            ("the fan-out", self.fanout.stop),
+            ("the derived records", self.records.stop),
+            ("the records store", self.records.close),
+        ]
         if self.settlement is not None:
-            await self.settlement.store.close()
+            steps.append(("the batch store", self.settlement.store.close))
         if self.chain is not None:
-            await asyncio.to_thread(self.chain.close)
-        await self.journal.close()
-        await self.bus.close()
+            chain = self.chain
+            steps.append(("the chain", lambda: asyncio.to_thread(chain.close)))
+        steps += [("the journal", self.journal.close), ("the bus", self.bus.close)]
+        for name, step in steps:
+            await bounded_step(name, step(), STOP_STEP_S)
         gc.unfreeze()  # a process that starts another venue (tests, benches) can collect this one
+
+    @staticmethod
+    async def _stop_fix(acceptor: Acceptor) -> None:
+        await asyncio.to_thread(acceptor.stop)  # logs sessions out; their cancel-on-disconnects go in
+        await asyncio.sleep(0.05)  # let the gateway hand those commands to the runtime
+
+
+# Per step of Venue.stop: the runtime's final drain and a FIX logout round take well under this.
+STOP_STEP_S = 30.0
 
 
 def listing_date(settings: VenueSettings) -> date:

@@ -162,8 +162,11 @@ async def run(
             )  # fmt: skip
             result["replay_rc"] = replay.returncode
             result["venue_log"] = venue.log_problems()
+            result["stop_problems"] = venue.log_lines("stop: ")  # a step of the clean stop that hung
             result["ok"] = (
                 result["replay_rc"] == 0
+                and result["clean_stop_rc"] == 0
+                and not result["stop_problems"]
                 and not any(result["acknowledged_but_missing"].values())
                 and not result.get("settlement_alarm")
                 # a request already queued when the database went is answered when it is back

@@ -134,6 +134,11 @@ class DrillVenue:
         text = "".join(p.read_text(errors="replace") for p in sorted(self.folder.glob("venue*.log")))
         return {level: text.count(level) for level in ("CRITICAL", "ERROR", "Traceback")}
 
+    def log_lines(self, marker: str) -> list[str]:
+        """The venue's log lines (every run of it in this drill) that contain ``marker``."""
+        text = "".join(p.read_text(errors="replace") for p in sorted(self.folder.glob("venue*.log")))
+        return [line for line in text.splitlines() if marker in line]
+
     async def stop(self) -> int | None:
         if self.process is None or self.process.poll() is not None:
             return self.process.returncode if self.process else None
