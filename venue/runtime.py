@@ -16,6 +16,7 @@ acknowledged meanwhile. On start, ``recover`` replays the journal into the seque
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -63,6 +64,11 @@ class JournalUnavailable(RuntimeError):
 NEW_RISK = (NewOrder, ReplaceOrder, Withdraw, RfqCreate, RfqQuote, RfqAccept)
 
 
+# Upper bounds (seconds) of the journal commit-latency histogram: an fsync or a COPY round trip
+# takes a millisecond or two; whole-second commits mean a stalled database.
+JOURNAL_LATENCY_BOUNDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
 # (record, events, journal row or None, answer future or None); a tuple: one is made per command
 Applied = tuple[CommandRecord, list[Event], PendingRow | None, Answer | None]
 
@@ -99,6 +105,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.journal_batches = 0
         self.journal_seconds = 0.0
+        # group commits by duration: counts per JOURNAL_LATENCY_BOUNDS bucket (+Inf last), for /metrics
+        self.journal_latency_counts = [0] * (len(JOURNAL_LATENCY_BOUNDS) + 1)
         self.journal_failing = False  # the last write failed and is being retried
         self.refused_unjournaled = 0  # NEW_RISK commands refused meanwhile
 
@@ -333,6 +341,8 @@ class Runtime:
                     return
                 continue
             self.journal_failing = False
+            took = time.perf_counter() - started
             self.journal_batches += 1
-            self.journal_seconds += time.perf_counter() - started
+            self.journal_seconds += took
+            self.journal_latency_counts[bisect.bisect_left(JOURNAL_LATENCY_BOUNDS, took)] += 1
             return

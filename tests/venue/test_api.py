@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -211,7 +212,13 @@ def test_account_stream_needs_a_key_that_may_read_it(client: TestClient, tokens:
 def test_metrics(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert "venue_commands_total" in text and "venue_journal_commits_total" in text
-    assert "venue_intake_queue_depth" in text
+    assert "venue_intake_queue_depth" in text and "venue_refused_unjournaled_total 0.0" in text
+    # the listing at start went through the journal: its commits are in the latency histogram
+    commits = float(re.search(r"^venue_journal_commits_total (\S+)$", text, re.M)[1])  # type: ignore[index]
+    assert commits >= 1
+    assert f'venue_journal_commit_latency_seconds_bucket{{le="+Inf"}} {commits}' in text
+    assert f"venue_journal_commit_latency_seconds_count {commits}" in text
+    assert 'venue_journal_commit_latency_seconds_bucket{le="0.001"}' in text
     # primed at start: fresh marks for both underlyings
     assert (
         'venue_marks_stale{underlying="BTC"} 0.0' in text

@@ -5,10 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from venue.runtime import JOURNAL_LATENCY_BOUNDS
 from venue.wiring import Venue
+
+
+def _histogram(
+    name: str, help_text: str, bounds: tuple[float, ...], counts: list[int], total: float
+) -> HistogramMetricFamily:
+    """A Prometheus histogram from per-bucket counts (``counts`` has one more entry: +Inf)."""
+    cumulative, buckets = 0, []
+    for bound, count in zip((*bounds, float("inf")), counts, strict=True):
+        cumulative += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+    return HistogramMetricFamily(name, help_text, buckets=buckets, sum_value=total)
 
 
 class VenueCollector(Collector):
@@ -27,9 +39,17 @@ class VenueCollector(Collector):
         yield CounterMetricFamily(
             "venue_journal_commit_seconds", "time spent in journal writes", value=runtime.journal_seconds
         )
+        yield _histogram(
+            "venue_journal_commit_latency_seconds", "duration of each group commit (journal latency)",
+            JOURNAL_LATENCY_BOUNDS, runtime.journal_latency_counts, runtime.journal_seconds,
+        )  # fmt: skip
         yield GaugeMetricFamily(
             "venue_journal_failing", "1 while journal writes fail", value=runtime.journal_failing
         )
+        yield CounterMetricFamily(
+            "venue_refused_unjournaled", "new-risk commands refused while the journal failed",
+            value=runtime.refused_unjournaled,
+        )  # fmt: skip
         yield GaugeMetricFamily(
             "venue_intake_queue_depth", "commands waiting to be applied", value=runtime.intake_depth
         )
