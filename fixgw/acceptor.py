@@ -1,15 +1,24 @@
-"""The FIX acceptor: quickfix's threaded socket acceptor around our Application and Gateway.
+"""The FIX acceptor: quickfix's socket acceptor, polled from the venue's event loop.
 
-One engine thread per connected session (``ThreadedSocketAcceptor``), so a slow logon check or a
-flood on one session does not hold up the others; the gateway serialises their work on the venue's
-event loop. The message store is quickfix's FileStore under ``<data_dir>/fix/store`` (or its
-MemoryStore when the sessions file says ``store = "memory"``).
+quickfix's ``SocketAcceptor`` in poll mode: a task on the loop calls ``poll()`` (one non-blocking
+select over the listening and session sockets, then whatever they carry), yields, and polls again;
+with nothing to read it sleeps ``IDLE_POLL_S`` between polls. So quickfix's callbacks run on the loop
+thread, the thread that owns the core: no hand-over between an engine thread and the loop, and no
+contention for the GIL, which measured ~1.5x the orders/s of the threaded acceptor (one engine thread
+per session) on these machines. Fairness between sessions is quickfix's: each poll reads at most one
+buffer per socket, and the rate limit refuses a flood before it is queued.
+
+The message store is quickfix's FileStore under ``<data_dir>/fix/store`` (or its MemoryStore when the
+sessions file says ``store = "memory"``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import quickfix as fix
@@ -22,6 +31,16 @@ from fixgw.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
+# Sleep between polls when the last one read nothing: asyncio's timers have a resolution of one
+# millisecond, so this adds up to ~1 ms to an order that arrives on an idle venue.
+IDLE_POLL_S = 0.0005
+# quickfix runs a session's timers (heartbeat, test request, logout timeout) when a poll finds no
+# socket ready or when that session receives; a flood on other sessions could starve them, so the
+# poller also runs every logged-on session's timers this often.
+TIMERS_S = 1.0
+# How long ``stop`` waits for the sessions' Logout answers before it closes the sockets.
+LOGOUT_WAIT_S = 5.0
+
 
 class Acceptor:
     def __init__(self, core: Core, config: FixConfig, data_dir: Path) -> None:
@@ -29,15 +48,20 @@ class Acceptor:
         self.gateway = Gateway(core, config)
         self.application = Application(self.gateway, config)
         self.settings_path = quickfix_settings.write(config, data_dir)
-        self._acceptor: fix.ThreadedSocketAcceptor | None = None
+        self._acceptor: fix.SocketAcceptor | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
         return f"{self.config.acceptor.host}:{self.config.acceptor.port}"
 
     def start(self) -> None:
-        """Bind the gateway to the running loop and start accepting (fix.ConfigError on bad settings)."""
-        self.gateway.attach(asyncio.get_running_loop())
+        """Bind the gateway to the running loop, listen and start polling.
+
+        Raises fix.ConfigError on bad settings and fix.RuntimeError when the port cannot be bound.
+        """
+        loop = asyncio.get_running_loop()
+        self.gateway.attach(loop)
         settings = fix.SessionSettings(str(self.settings_path))
         if self.config.acceptor.store == "memory":
             store: fix.MessageStoreFactory = fix.MemoryStoreFactory()
@@ -45,15 +69,61 @@ class Acceptor:
             store = fix.FileStoreFactory(settings)
         self._store = store  # quickfix keeps raw pointers: the factory must outlive the acceptor
         self._settings = settings
-        self._acceptor = fix.ThreadedSocketAcceptor(self.application, store, settings)
-        self._acceptor.start()
+        acceptor = fix.SocketAcceptor(self.application, store, settings)
+        acceptor.poll()  # the first poll configures the sessions and binds the port
+        self._acceptor = acceptor
+        self._task = loop.create_task(self._serve(acceptor), name="fix-acceptor")
         log.info("FIX acceptor listening on %s", self.address)
 
-    def stop(self) -> None:
-        """Log every session out and stop the engine threads (blocks for up to a few seconds)."""
-        if self._acceptor is not None:
-            # no send may run while quickfix tears its sessions down (a send racing it crashes)
-            with self.gateway.send_lock:
-                self.gateway.closed = True
-                self._acceptor.stop()
-                self._acceptor = None
+    async def _serve(self, acceptor: fix.SocketAcceptor) -> None:
+        application = self.application
+        await serve(acceptor, lambda: application.calls, self._run_timers)
+
+    def _run_timers(self) -> None:
+        for state in self.gateway.sessions.values():
+            session = fix.Session.lookupSession(state.session_id)
+            if session is not None and session.isLoggedOn():
+                try:
+                    session.next(fix.UtcTimeStamp())
+                except Exception:
+                    log.exception("FIX session %s: timers failed", state.name)
+
+    async def stop(self) -> None:
+        """Log every session out (their cancel-on-disconnects go in) and close the sockets; waits up
+        to ``LOGOUT_WAIT_S`` for the clients' Logout answers."""
+        acceptor, task = self._acceptor, self._task
+        if acceptor is None or task is None:
+            return
+        self._acceptor = self._task = None
+        for state in self.gateway.sessions.values():
+            session = fix.Session.lookupSession(state.session_id)
+            if session is not None and session.isLoggedOn():
+                session.logout("the venue is shutting down")
+        deadline = time.monotonic() + LOGOUT_WAIT_S
+        while acceptor.isLoggedOn() and time.monotonic() < deadline and not task.done():
+            await asyncio.sleep(0.01)  # the poller sends the Logouts and reads the answers
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self.gateway.closed = True  # reports after this would go to sessions being torn down
+        acceptor.stop(True)
+        del acceptor  # quickfix closes the listening socket and the connections when it is freed
+
+
+async def serve(
+    acceptor: fix.SocketAcceptor, calls: Callable[[], int], timers: Callable[[], None] | None = None
+) -> None:
+    """Poll ``acceptor`` until cancelled: again at once after a poll during which ``calls()`` (a
+    count of the application's callbacks) moved, after ``IDLE_POLL_S`` otherwise; ``timers`` runs
+    every ``TIMERS_S``. The first ``poll()`` (which binds the port) must already have been made."""
+    timers_due = time.monotonic() + TIMERS_S
+    while True:
+        before = calls()
+        try:
+            acceptor.poll()
+        except Exception:  # quickfix's own errors (a failed send, a socket error): keep serving
+            log.exception("FIX acceptor poll failed")
+        if timers is not None and time.monotonic() >= timers_due:
+            timers_due = time.monotonic() + TIMERS_S
+            timers()
+        await asyncio.sleep(0 if calls() != before else IDLE_POLL_S)

@@ -1,4 +1,8 @@
-"""The quickfix Application: runs on quickfix's engine threads, does as little as it can there.
+"""The quickfix Application: quickfix's callbacks, run inside the acceptor's poll on the venue's loop.
+
+They do as little as they can: check the logon, apply the rate limit, parse the message and queue it
+for the gateway, which handles it once the poll returns. ``calls`` counts them, so the poller knows
+whether its last poll found work.
 
 Every callback catches everything: an exception leaving a callback aborts the whole process (see
 ../shared/TOOLCHAIN.md), quickfix's own RejectLogon included. So a bad logon is refused by asking the
@@ -41,6 +45,7 @@ class Application(fix.Application):  # type: ignore[misc]
         self.authenticated: set[str] = set()  # TargetCompIDs whose current logon passed the checks
         self.refused: set[str] = set()  # sessions disabled by a refused logon, re-enabled on logout
         self.callback_errors = 0
+        self.calls = 0  # callbacks from sessions' traffic (logon, logout, admin, application)
         self.rate_limited = 0
 
     # quickfix names its callbacks in camelCase; the signatures are quickfix's.
@@ -49,6 +54,7 @@ class Application(fix.Application):  # type: ignore[misc]
         pass
 
     def onLogon(self, session_id: fix.SessionID) -> None:
+        self.calls += 1
         try:
             target = session_id.getTargetCompID().getValue()
             with self._lock:
@@ -59,6 +65,7 @@ class Application(fix.Application):  # type: ignore[misc]
             self._failed("onLogon")
 
     def onLogout(self, session_id: fix.SessionID) -> None:
+        self.calls += 1
         try:
             target = session_id.getTargetCompID().getValue()
             with self._lock:
@@ -83,6 +90,7 @@ class Application(fix.Application):  # type: ignore[misc]
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        self.calls += 1
         try:
             raw = message.toString()
             if f"{f.SOH}35=A{f.SOH}" not in raw:
@@ -93,6 +101,7 @@ class Application(fix.Application):  # type: ignore[misc]
             self._logout(session_id, "logon could not be processed")
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        self.calls += 1
         try:
             target = session_id.getTargetCompID().getValue()
             parsed = FixMessage.parse(message.toString())

@@ -7,6 +7,11 @@ Two ways to log on, both with Username (553) equal to the session's ``username``
     before within that window.
 Failures are counted per session; ``failed_logons_before_lockout`` failures in a row lock the session
 out for ``lockout_s`` seconds, during which even a correct logon is refused. Times are seconds (float).
+
+Checks run on the venue's event loop (the acceptor is polled there), and one scrypt check takes ~30 ms
+of it. So a password that passed its scrypt check is remembered as an HMAC under a key drawn at start,
+with the hash it matched: the session's next logons with the same password cost microseconds. A
+wrong password always pays the scrypt check, and the lockout bounds how often it can be tried.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -41,6 +47,8 @@ class LogonGuard:
         self.window_s = acceptor.signature_window_s
         self._guards: dict[str, _SessionGuard] = {}
         self.failed = 0  # every refused logon, for metrics
+        self._key = secrets.token_bytes(32)
+        self._verified: dict[str, tuple[str, bytes]] = {}  # session -> (hash matched, HMAC of password)
 
     def check(self, session: SessionConfig, fields: dict[int, str], now: float) -> str | None:
         """None if the logon is accepted, else the reason text for the Logout.
@@ -76,7 +84,19 @@ class LogonGuard:
             return self._verify_signature(session, guard, raw, password, now)
         if session.password_hash is None or len(password) > 256:
             return "invalid credentials"
-        return None if check_password(password, session.password_hash) else "invalid credentials"
+        if not self._password_ok(session.target_comp_id, password, session.password_hash):
+            return "invalid credentials"
+        return None
+
+    def _password_ok(self, target: str, password: str, password_hash: str) -> bool:
+        mac = hmac.digest(self._key, password.encode(), "sha256")
+        known = self._verified.get(target)
+        if known is not None and known[0] == password_hash and hmac.compare_digest(known[1], mac):
+            return True
+        if not check_password(password, password_hash):
+            return False
+        self._verified[target] = (password_hash, mac)
+        return True
 
     def _verify_signature(
         self, session: SessionConfig, guard: _SessionGuard, raw: str, password: str, now: float

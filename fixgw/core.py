@@ -71,6 +71,12 @@ class Core(Protocol):
         """Queue a command; the future fails with ValueError if it cannot be journaled."""
         ...
 
+    def submit_quiet(self, command: Command, refused: Callable[[BaseException], None]) -> None:
+        """Queue a command whose outcome the listeners will see; ``refused(exc)`` is called instead
+        (on the loop, possibly before this returns) if it is refused before it is applied: the
+        journal is unavailable (``exc.reason``) or the command cannot be journaled (ValueError)."""
+        ...
+
     def add_listener(self, listener: Listener) -> None:
         """Call ``listener`` with each durable record and its events, in sequence order."""
         ...

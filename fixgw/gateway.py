@@ -1,9 +1,8 @@
 """The FIX gateway: sessions' application messages -> commands; durable events -> FIX messages.
 
-Threads: quickfix calls ``Application`` on its engine threads, which only parse the message and put
-it in the gateway's inbox (``deliver``); everything else runs on the venue's event loop, the thread
-that owns the core. Sending (``fix.Session.sendToTarget``) is thread-safe in quickfix and releases
-the GIL while it writes.
+Threads: none of its own. The acceptor polls quickfix from the venue's event loop, so ``Application``
+runs there too; it parses each message and puts it in the gateway's inbox (``deliver``), which is
+drained once the poll returns: a batch per poll, handled outside quickfix's callback.
 
 Routing: a report about an order goes to the session that placed it, or, for orders placed through
 another door (REST, liquidation), to every order-entry session of its account; and always to the
@@ -18,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -128,8 +126,7 @@ class Gateway:
         }
         self._tasks: set[asyncio.Task[None]] = set()
         self.quoting = rfq_quoting.Quoting(self)
-        self.send_lock = threading.Lock()
-        self.closed = False  # set (under send_lock) when the acceptor stops: nothing is sent after
+        self.closed = False  # set when the acceptor stops: nothing is sent after
         self.sent = 0
         self.received = 0
 
@@ -162,14 +159,15 @@ class Gateway:
                 self.orders[order.order_id] = _state_of(order)
         self.core.add_listener(self.on_record)
 
-    # -- engine threads ----------------------------------------------------------------------------
+    # -- quickfix callbacks --------------------------------------------------------------------------
 
     def deliver(self, target: str, kind: str, payload: Any) -> None:
-        """Engine thread: queue ('app', FixMessage), ('logon', SessionID) or ('logout', None)."""
+        """From a quickfix callback (on the loop): queue ('app', FixMessage), ('logon', SessionID) or
+        ('logout', None) for the drain that runs after the current poll."""
         self._inbox.append((target, kind, payload))
         if not self._scheduled and self._loop is not None:
             self._scheduled = True
-            self._loop.call_soon_threadsafe(self._drain)
+            self._loop.call_soon(self._drain)
 
     # -- event loop ----------------------------------------------------------------------------------
 
@@ -205,15 +203,13 @@ class Gateway:
                 self.core.submit(MassCancel(account=account, scope=MassCancelScope.DISCONNECT))
 
     def send(self, state: SessionState, msg_type: str, pairs: Pairs) -> None:
-        message = build(msg_type, pairs)
-        with self.send_lock:  # never while the acceptor stops: its sessions are being torn down
-            if self.closed:
-                return
-            try:
-                fix.Session.sendToTarget(message, state.session_id)
-                self.sent += 1
-            except fix.SessionNotFound:
-                log.warning("FIX session %s not found while sending %s", state.name, msg_type)
+        if self.closed:  # the acceptor has stopped: its sessions are gone
+            return
+        try:
+            fix.Session.sendToTarget(build(msg_type, pairs), state.session_id)
+            self.sent += 1
+        except fix.SessionNotFound:
+            log.warning("FIX session %s not found while sending %s", state.name, msg_type)
 
     def reject_business(
         self, state: SessionState, message: FixMessage, reason: int, text: str, ref_id: str = ""
@@ -280,17 +276,13 @@ class Gateway:
 
     def _submit(self, state: SessionState, message: FixMessage, command: Command) -> None:
         self._origins[id(command)] = Origin(state, message, command)
-        future = self.core.submit(command)
-        future.add_done_callback(lambda done: self._refused_by_core(done, command))
+        self.core.submit_quiet(command, lambda exc: self._refused_by_core(exc, command))
 
-    def _refused_by_core(self, done: asyncio.Future[Any], command: Command) -> None:
-        if done.cancelled() or done.exception() is None:
-            return
+    def _refused_by_core(self, exc: BaseException, command: Command) -> None:
         origin = self._origins.pop(id(command), None)
         if isinstance(command, NewOrder):
             self.in_flight.discard((command.account, command.client_order_id))
         if origin is not None:
-            exc = done.exception()
             reason = getattr(exc, "reason", Reason.INVALID_ORDER)  # e.g. the journal is unavailable
             self._refuse(origin.session, origin.message, reason, str(exc))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fixgw.core import Listener, Margin
@@ -49,6 +49,9 @@ class VenueCore:
 
     def submit(self, command: Command) -> asyncio.Future[Any]:
         return self.venue.runtime.submit_nowait(command)
+
+    def submit_quiet(self, command: Command, refused: Callable[[BaseException], None]) -> None:
+        self.venue.runtime.submit_quiet(command, refused)
 
     def add_listener(self, listener: Listener) -> None:
         self.venue.runtime.listeners.append(listener)

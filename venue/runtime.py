@@ -48,6 +48,26 @@ Listener = Callable[[CommandRecord, list[Event]], None]
 Answer = asyncio.Future[tuple[CommandRecord, list[Event]]]
 
 
+class Refusal:
+    """Takes an answer future's place for a command whose submitter learns the outcome from the
+    listeners and only needs to hear of a refusal before it is applied: ``refused(exc)`` is called
+    then, on the loop. A front door saves a future and its done-callback per command."""
+
+    __slots__ = ("refused",)
+
+    def __init__(self, refused: Callable[[BaseException], None]) -> None:
+        self.refused = refused
+
+    def done(self) -> bool:
+        return False
+
+    def set_result(self, result: object) -> None:
+        pass
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.refused(exc)
+
+
 class InvalidCommand(ValueError):
     """A submitted command that cannot be journaled (a value outside the encodable types or ranges)."""
 
@@ -70,7 +90,7 @@ JOURNAL_LATENCY_BOUNDS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5,
 
 
 # (record, events, journal row or None, answer future or None); a tuple: one is made per command
-Applied = tuple[CommandRecord, list[Event], PendingRow | None, Answer | None]
+Applied = tuple[CommandRecord, list[Event], PendingRow | None, Answer | Refusal | None]
 
 
 class Runtime:
@@ -97,7 +117,7 @@ class Runtime:
         self.listeners: list[Listener] = []
         self.chain = ChainBuilder()
         # a deque and a wake-up event: much cheaper per command than asyncio.Queue
-        self._intake: deque[tuple[Command, Answer | None]] = deque()
+        self._intake: deque[tuple[Command, Answer | Refusal | None]] = deque()
         self._intake_ready = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -210,6 +230,19 @@ class Runtime:
 
     async def submit(self, command: Command) -> tuple[CommandRecord, list[Event]]:
         return await self.submit_nowait(command)
+
+    def submit_quiet(self, command: Command, refused: Callable[[BaseException], None]) -> None:
+        """Queue ``command`` with no answer: its record and events reach the listeners once durable;
+        ``refused(exc)`` is called instead if it is refused before it is applied: at once with
+        ``JournalUnavailable`` (a NEW_RISK command while journal writes fail), or with
+        ``InvalidCommand`` when it cannot be journaled."""
+        if self.journal_failing and isinstance(command, NEW_RISK):
+            self.refused_unjournaled += 1
+            refused(JournalUnavailable("the journal is unavailable: no new risk; retry"))
+            return
+        self._intake.append((command, Refusal(refused)))
+        if not self._intake_ready.is_set():
+            self._intake_ready.set()
 
     async def _timer_loop(self, poll_s: float = 0.05, spin_s: float = 0.0015) -> None:
         """Submit a ClockTick when a GTD expiry, a breaker cool-off or an RFQ deadline (auction window,

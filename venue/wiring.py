@@ -108,7 +108,7 @@ class Venue:
 
     @staticmethod
     async def _stop_fix(acceptor: Acceptor) -> None:
-        await asyncio.to_thread(acceptor.stop)  # logs sessions out; their cancel-on-disconnects go in
+        await acceptor.stop()  # logs sessions out; their cancel-on-disconnects go in
         await asyncio.sleep(0.05)  # let the gateway hand those commands to the runtime
 
 

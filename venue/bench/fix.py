@@ -1,7 +1,8 @@
 """`venue bench fix`: NewOrderSingle -> ExecutionReport(New) through the real venue, against a bare echo.
 
-Both acceptors run in this process with quickfix's FileStore; the client (``fixgw.client``, a quickfix
-initiator) runs in another process on loopback and keeps ``window`` orders in flight.
+Both acceptors run in this process, one after the other, each a quickfix SocketAcceptor polled from
+the event loop (``fixgw.acceptor.serve``) with quickfix's FileStore; the client (``fixgw.client``, a
+quickfix initiator) runs in another process on loopback and keeps ``window`` orders in flight.
   - venue_orders_per_s: the whole venue (SQLite journal, margin engine, read model, records, fan-out)
     acknowledging resting limit orders; each ER(New) leaves after its command's group commit.
   - echo_orders_per_s: an acceptor whose only work is to answer each order with an ExecutionReport.
@@ -12,6 +13,7 @@ initiator) runs in another process on loopback and keeps ``window`` orders in fl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -23,6 +25,7 @@ from config.fix_sessions import hash_password
 from config.settings import VenueSettings
 from fixgw import fields as f
 from fixgw import quickfix_settings
+from fixgw.acceptor import serve
 from fixgw.outbound import build
 from fixgw.wire import FixMessage
 from matching.commands import Deposit
@@ -151,14 +154,18 @@ async def _echo_run(folder: Path, count: int, window: int) -> dict[str, Any]:
     app = EchoApplication()
     settings = fix.SessionSettings(str(settings_path))
     store = fix.FileStoreFactory(settings)
-    acceptor = fix.ThreadedSocketAcceptor(app, store, settings)
-    acceptor.start()
+    acceptor = fix.SocketAcceptor(app, store, settings)  # polled from the loop, as the venue's is
+    acceptor.poll()
+    polling = asyncio.create_task(serve(acceptor, lambda: app.order_id))
     try:
         async with Driver(port, folder / "client-echo") as client:
             await client.load(2_000, 0, window)
             return await client.load(count, 0, window)
     finally:
-        await asyncio.to_thread(acceptor.stop)
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+        acceptor.stop(True)
 
 
 def run(
