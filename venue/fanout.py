@@ -44,6 +44,9 @@ EVENTS_STREAM = "venue.events"
 ACCOUNT_FIELDS = ("account", "maker_account", "taker_account", "from_account", "to_account")
 LIQUIDATION_EVENTS = (LiquidationStarted, LiquidationStep, PositionTransferred, LiquidationEnded)
 
+# Records published per stream append at most (what queued up while the last batch went out).
+FANOUT_BATCH = 1_000
+
 _json = msgspec.json.Encoder()
 _msgpack = msgspec.msgpack.Encoder()
 
@@ -100,31 +103,40 @@ class Fanout:
         self._task = None
 
     async def _run(self) -> None:
-        bus, queue = self.bus, self._queue
+        queue = self._queue
         while True:
-            record, events = await queue.get()
+            # whatever has queued up, as one batch: one stream append (one Redis round trip) for all
+            batch = [await queue.get()]
+            while not queue.empty() and len(batch) < FANOUT_BATCH:
+                batch.append(queue.get_nowait())
             try:
-                await bus.append(
-                    EVENTS_STREAM,
-                    _msgpack.encode({"seq": record.seq, "ts_ns": record.ts_ns, "events": events}),
-                )
-                for event in events:
-                    if isinstance(event, RFQ_EVENTS):
-                        await self._publish_rfq(event)
-                        continue
-                    channels = [c for c in channels_for(event) if bus.may_have_subscribers(c)]
-                    if not channels:
-                        continue
-                    payload = _json.encode(event)
-                    for channel in channels:
-                        await bus.publish(channel, payload)
-                self.published += 1
+                await self._publish(batch)
             except BusError as exc:  # the journal has it; consumers resume from the stream later
-                log.error("fan-out of seq %d failed: %s", record.seq, exc)
-            except Exception:  # whatever a client library lets through: this record only, not the stage
-                log.exception("fan-out of seq %d failed", record.seq)
+                log.error("fan-out of seq %s failed: %s", _seqs(batch), exc)
+            except Exception:  # whatever a client library lets through: this batch only, not the stage
+                log.exception("fan-out of seq %s failed", _seqs(batch))
             finally:
-                queue.task_done()
+                for _ in batch:
+                    queue.task_done()
+
+    async def _publish(self, batch: list[tuple[CommandRecord, list[Event]]]) -> None:
+        bus = self.bus
+        await bus.append_many(
+            EVENTS_STREAM,
+            [_msgpack.encode({"seq": r.seq, "ts_ns": r.ts_ns, "events": events}) for r, events in batch],
+        )
+        for _, events in batch:
+            for event in events:
+                if isinstance(event, RFQ_EVENTS):
+                    await self._publish_rfq(event)
+                    continue
+                channels = [c for c in channels_for(event) if bus.may_have_subscribers(c)]
+                if not channels:
+                    continue
+                payload = _json.encode(event)
+                for channel in channels:
+                    await bus.publish(channel, payload)
+        self.published += len(batch)
 
     async def _publish_rfq(self, event: Event) -> None:
         bus = self.bus
@@ -134,3 +146,8 @@ class Fanout:
                 payload = _json.encode(message)
                 for channel in channels:
                     await bus.publish(channel, payload)
+
+
+def _seqs(batch: list[tuple[CommandRecord, list[Event]]]) -> str:
+    first, last = batch[0][0].seq, batch[-1][0].seq
+    return f"{first}" if first == last else f"{first}..{last}"

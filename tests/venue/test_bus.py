@@ -76,6 +76,24 @@ def test_streams_keep_everything_for_a_reader_that_comes_back(bus_kind: str) -> 
     asyncio.run(scenario())
 
 
+def test_a_batch_appended_at_once_reads_back_in_order_between_single_appends(bus_kind: str) -> None:
+    async def scenario() -> None:
+        bus = make_bus(bus_kind)
+        await bus.open()
+        stream = f"events.{uuid.uuid4().hex}"
+        first = await bus.append(stream, b"single-0")
+        batch = await bus.append_many(stream, [f"batch-{i}".encode() for i in range(100)])
+        last = await bus.append(stream, b"single-1")
+        ids = [first, *batch, last]
+        assert len(set(ids)) == 102
+        got = await take(bus.read(stream).__aiter__(), 102)
+        assert [entry_id for entry_id, _ in got] == ids  # the ids returned, in stream order
+        assert [p for _, p in got] == [b"single-0", *(f"batch-{i}".encode() for i in range(100)), b"single-1"]
+        await bus.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_slow_in_process_subscriber_loses_the_oldest_not_the_venue() -> None:
     async def scenario() -> None:
         bus = InProcessBus(backlog=10)

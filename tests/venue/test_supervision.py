@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 
 import pytest
 
@@ -26,11 +27,11 @@ class FlakyBus(InProcessBus):
         super().__init__()
         self.failures = failures
 
-    async def append(self, stream: str, payload: bytes) -> str:
+    async def append_many(self, stream: str, payloads: Sequence[bytes]) -> list[str]:
         if self.failures > 0:
             self.failures -= 1
             raise RuntimeError("readuntil() called while another coroutine is already waiting")
-        return await super().append(stream, payload)
+        return await super().append_many(stream, payloads)
 
 
 def test_the_fan_out_logs_a_foreign_error_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:

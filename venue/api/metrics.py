@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from venue import memory
 from venue.runtime import JOURNAL_LATENCY_BOUNDS
 from venue.wiring import Venue
 
@@ -116,6 +117,16 @@ class VenueCollector(Collector):
             "venue_liquidation_levels_refreshed", "liquidation levels recomputed after mark updates",
             value=venue.levels.refreshed,
         )  # fmt: skip
+        yield GaugeMetricFamily(
+            "venue_python_allocated_blocks", "blocks the interpreter has allocated (objects, buffers)",
+            value=memory.python_blocks(),
+        )  # fmt: skip
+        in_use = memory.malloc_in_use()
+        if in_use is not None:
+            yield GaugeMetricFamily(
+                "venue_malloc_in_use_bytes", "bytes malloc has handed out (quickfix, SQLite, big buffers)",
+                value=in_use,
+            )  # fmt: skip
         if venue.fix is not None:
             yield from _fix_metrics(venue)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from config.fix_sessions import hash_password
 from contracts.anvil import free_port
 from venue.api.keys import KeyStore, Role
 from venue.demo.maker import requote
+from venue.memory import malloc_in_use
 
 LOAD_PASSWORD = "drill-only"
 
@@ -160,26 +160,12 @@ def fix_store_bytes_per_message(messages: int = 100_000) -> float:
     with tempfile.TemporaryDirectory(prefix="venue-filestore-") as folder:
         store = fix.FileStoreFactory(folder).create(fix.UtcTimeStamp(), fix.SessionID("FIX.4.4", "A", "B"))
         message = "8=FIX.4.4\x019=5\x0135=0\x0110=000\x01"
-        before = _heap_in_use()
+        before = malloc_in_use() or 0
         for seq in range(1, messages + 1):
             store.set(seq, message)
-        grown = _heap_in_use() - before
+        grown = (malloc_in_use() or 0) - before
         del store
     return grown / messages
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [
-        (name, ctypes.c_size_t)
-        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-                     "fordblks", "keepcost")
-    ]  # fmt: skip
-
-
-def _heap_in_use() -> int:
-    libc = ctypes.CDLL("libc.so.6")
-    libc.mallinfo2.restype = _MallInfo2
-    return int(libc.mallinfo2().uordblks)
 
 
 async def quote_loop(venue: DrillVenue, maker: str, stop: asyncio.Event, size: str = "20") -> int:
