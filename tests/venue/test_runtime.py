@@ -249,3 +249,38 @@ def test_a_batch_of_only_unjournalable_commands_leaves_the_pipeline_running(make
         await journal.close()
 
     asyncio.run(scenario())
+
+
+def test_a_quiet_submit_hears_only_of_refusals_and_its_record_reaches_the_listeners(make_journal) -> None:
+    async def scenario() -> None:
+        journal = GatedJournal(make_journal(), failures=1)
+        await journal.open()
+        runtime = Runtime(Sequencer(CATALOG.fee_account), journal)
+        seen: list[int] = []
+        runtime.listeners.append(lambda record, events: seen.append(record.seq))
+        runtime.start()
+        refused: list[BaseException] = []
+        runtime.submit_quiet(Deposit(account="A", amount_micro=2**70, reference="huge"), refused.append)
+        runtime.submit_quiet(Deposit(account="A", amount_micro=5, reference="ok"), refused.append)
+        await asyncio.sleep(0.05)
+        assert [type(e) for e in refused] == [InvalidCommand]  # refused before it was applied
+        assert seen == []  # the other is not durable yet: the journal is gated
+        journal.gate.set()  # its first write fails: the runtime retries and marks the journal failing
+        while not runtime.journal_failing and not seen:
+            await asyncio.sleep(0.005)
+        assert runtime.journal_failing and not seen  # it waits 50 ms before the retry
+        # new risk is refused at once meanwhile, and said so; a deposit was not new risk: it waits
+        order = NewOrder(
+            account="A", client_order_id="x", symbol="BTC-PERP", side=1, qty_lots=1, price_ticks=1
+        )
+        runtime.submit_quiet(order, refused.append)
+        assert type(refused[-1]).__name__ == "JournalUnavailable"
+        for _ in range(400):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        assert seen == [1]  # the deposit, once durable; nothing answered it
+        await runtime.stop()
+        await journal.close()
+
+    asyncio.run(scenario())
