@@ -381,6 +381,12 @@ class Records:
                     exc,
                 )
                 await self._recover()
+            except Exception:  # what a driver lets through (seen: asyncpg's InternalClientError while
+                # PostgreSQL shut down) must not end the stage: the journal has it all
+                log.exception(
+                    "derived records stalled at seq %d; catching up from the journal", self.projected_seq
+                )
+                await self._recover()
             finally:
                 for _ in items:
                     self._queue.task_done()
@@ -394,8 +400,8 @@ class Records:
             try:
                 await self.catch_up()
                 return
-            except STORE_ERRORS as exc:
-                log.warning("derived records still stalled at seq %d: %s", self.projected_seq, exc)
+            except Exception as exc:  # STORE_ERRORS, or whatever else the driver raised
+                log.warning("derived records still stalled at seq %d: %r", self.projected_seq, exc)
                 delay = min(delay * 2, 5.0)
 
     # -- queries ----------------------------------------------------------------------------------

@@ -77,3 +77,43 @@ def test_records_match_state_rebuild_and_resume(make_journal) -> None:
         await journal.close()
 
     asyncio.run(scenario())
+
+
+def test_a_foreign_driver_error_stalls_the_projection_but_never_ends_it(make_journal) -> None:
+    # Seen in the fault drill: asyncpg raised its InternalClientError (no PostgresError) while
+    # PostgreSQL shut down, and the stage died: derived records stopped until a restart.
+    async def scenario() -> None:
+        journal = make_journal()
+        await journal.open()
+        records = Records(journal)
+        await records.open()
+        write, failures = records._write, [2]
+
+        async def flaky(batch) -> None:  # type: ignore[no-untyped-def]
+            if failures[0]:
+                failures[0] -= 1
+                raise RuntimeError("cannot switch to state 15; another operation (2) is in progress")
+            await write(batch)
+
+        records._write = flaky  # type: ignore[method-assign]
+        records.start()
+        sequencer = Sequencer(CATALOG.fee_account)
+        runtime = Runtime(sequencer, journal)
+        runtime.listeners.append(records.listener)
+        runtime.start()
+        for command in commands(random.Random(6), 300):
+            last = runtime.submit_nowait(command)
+        await last
+        await runtime.stop()
+        for _ in range(200):  # its catch-up waits a second, then two
+            if records.projected_seq == sequencer.next_seq - 1:
+                break
+            await asyncio.sleep(0.05)
+        assert failures == [0]
+        assert records._task is not None and not records._task.done()
+        assert records.projected_seq == sequencer.next_seq - 1
+        await records.stop()
+        await records.close()
+        await journal.close()
+
+    asyncio.run(scenario())

@@ -57,6 +57,10 @@ class VenueCollector(Collector):
         yield CounterMetricFamily(
             "venue_fanout_dropped", "records the bus fan-out dropped", value=venue.fanout.dropped
         )
+        yield GaugeMetricFamily(
+            "venue_records_lag", "commands applied that the derived records have not projected yet",
+            value=max(0, runtime.chain.last_seq - venue.records.projected_seq),
+        )  # fmt: skip
         settlement = venue.settlement
         if settlement is not None:
             stats = settlement.stats

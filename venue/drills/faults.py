@@ -37,7 +37,7 @@ from matching.journal_postgres import PostgresJournal
 from settlement.wallets import WalletRegistry
 from venue.chain import deposit_test_usdc
 from venue.demo.fix_actor import FixActor
-from venue.drills.harness import LOAD_PASSWORD, DrillVenue, fields_for, quote_loop
+from venue.drills.harness import LOAD_PASSWORD, DrillVenue, fields_for, quote_loop, scrape
 
 POSTGRES = os.environ.get("VENUE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = "redis://127.0.0.1:6379/0"
@@ -168,6 +168,7 @@ async def run(
                 and result["clean_stop_rc"] == 0
                 and not result["stop_problems"]
                 and not any(result["acknowledged_but_missing"].values())
+                and result.get("records_lag_at_end") == 0  # the derived records survived the outages
                 and not result.get("settlement_alarm")
                 # a request already queued when the database went is answered when it is back
                 and result.get("hung_requests", 0) <= 2
@@ -259,7 +260,22 @@ async def _drive(
     result["_acked_new"] = {
         s: int(r["acked"]) - int(r["rejected"]) for s, r in zip(venue.session_ids, loads, strict=True)
     }
+    result["records_lag_at_end"] = await _records_caught_up(venue)
     return anvil
+
+
+async def _records_caught_up(venue: DrillVenue, wait_s: float = 30.0) -> float | None:
+    """The derived records' lag behind the journal once the outages are over (0: caught up), after
+    waiting up to ``wait_s`` for it; None if /metrics did not say."""
+    lag: float | None = None
+    async with httpx.AsyncClient(base_url=venue.base, timeout=10) as http:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            lag = (await scrape(http)).get("venue_records_lag")
+            if lag == 0:
+                break
+            await asyncio.sleep(1.0)
+    return lag
 
 
 async def _drop(schema: str) -> None:

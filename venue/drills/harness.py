@@ -191,3 +191,20 @@ def fields_for(n: int, mark: float) -> list[list[Any]]:
     buy, sell, away = f"{round(mark * 1.005):d}", f"{round(mark * 0.995):d}", f"{round(mark * 0.92):d}"
     side, price = {1: ("1", buy), 2: ("1", buy), 3: ("2", sell), 4: ("2", sell)}.get(n, ("1", away))
     return [[55, "BTC-PERP"], [54, side], [38, "0.001"], [40, "2"], [44, price], [59, "3"]]
+
+
+async def scrape(http: httpx.AsyncClient) -> dict[str, float]:
+    """The venue's /metrics as {sample name: value} (labelled samples left out); {} if it did not answer."""
+    try:
+        text = (await http.get("/metrics")).text
+    except httpx.HTTPError:
+        return {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name and not name.startswith("#") and "{" not in name:
+            try:
+                values[name] = float(value)
+            except ValueError:
+                continue
+    return values

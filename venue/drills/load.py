@@ -20,6 +20,7 @@ from venue.drills.harness import (
     fields_for,
     fix_store_bytes_per_message,
     quote_loop,
+    scrape,
 )
 
 # Refusals a client must be ready for under load (risk, protections, matching); anything else
@@ -106,9 +107,10 @@ async def _drive(venue: DrillVenue, seconds: float, rate: float) -> dict[str, An
         while not all(w.done() for w in waiting):
             at = time.monotonic() - started
             memory.append((at, venue.rss_mb(), venue.fix_messages_sent()))
-            gauges = await _memory_gauges(http)
-            if gauges is not None:
-                in_use.append((at, *gauges))
+            gauges = await scrape(http)
+            if "venue_python_allocated_blocks" in gauges and "venue_malloc_in_use_bytes" in gauges:
+                blocks, malloc = gauges["venue_python_allocated_blocks"], gauges["venue_malloc_in_use_bytes"]
+                in_use.append((at, blocks, malloc / 2**20))
             await asyncio.wait(waiting, timeout=5.0)
     loads = [w.result() for w in waiting]
     stop.set()
@@ -177,22 +179,6 @@ def _second_half_slope(points: list[tuple[float, float]], seconds: float) -> flo
         return 0.0
     slope, _ = statistics.linear_regression([p[0] for p in half], [p[1] for p in half])
     return slope * 60
-
-
-async def _memory_gauges(http: httpx.AsyncClient) -> tuple[float, float] | None:
-    """(Python blocks, malloc MB in use) from the venue's /metrics; None if it did not answer."""
-    try:
-        text = (await http.get("/metrics")).text
-    except httpx.HTTPError:
-        return None
-    values = {}
-    for line in text.splitlines():
-        name, _, value = line.partition(" ")
-        if name in ("venue_python_allocated_blocks", "venue_malloc_in_use_bytes"):
-            values[name] = float(value)
-    if len(values) < 2:
-        return None
-    return values["venue_python_allocated_blocks"], values["venue_malloc_in_use_bytes"] / 2**20
 
 
 def _every_30_s(
