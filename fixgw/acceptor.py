@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import quickfix as fix
@@ -79,14 +79,19 @@ class Acceptor:
         application = self.application
         await serve(acceptor, lambda: application.calls, self._run_timers)
 
-    def _run_timers(self) -> None:
+    def _logged_on(self) -> Iterator[tuple[str, fix.Session]]:
+        """(name, quickfix session) of every session logged on now."""
         for state in self.gateway.sessions.values():
             session = fix.Session.lookupSession(state.session_id)
             if session is not None and session.isLoggedOn():
-                try:
-                    session.next(fix.UtcTimeStamp())
-                except Exception:
-                    log.exception("FIX session %s: timers failed", state.name)
+                yield state.name, session
+
+    def _run_timers(self) -> None:
+        for name, session in self._logged_on():
+            try:
+                session.next(fix.UtcTimeStamp())
+            except Exception:
+                log.exception("FIX session %s: timers failed", name)
 
     async def stop(self) -> None:
         """Log every session out (their cancel-on-disconnects go in) and close the sockets; waits up
@@ -95,10 +100,8 @@ class Acceptor:
         if acceptor is None or task is None:
             return
         self._acceptor = self._task = None
-        for state in self.gateway.sessions.values():
-            session = fix.Session.lookupSession(state.session_id)
-            if session is not None and session.isLoggedOn():
-                session.logout("the venue is shutting down")
+        for _, session in list(self._logged_on()):
+            session.logout("the venue is shutting down")
         deadline = time.monotonic() + LOGOUT_WAIT_S
         while acceptor.isLoggedOn() and time.monotonic() < deadline and not task.done():
             await asyncio.sleep(0.01)  # the poller sends the Logouts and reads the answers

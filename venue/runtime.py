@@ -219,13 +219,7 @@ class Runtime:
         the last one.
         """
         future: Answer = asyncio.get_running_loop().create_future()
-        if self.journal_failing and isinstance(command, NEW_RISK):
-            self.refused_unjournaled += 1
-            future.set_exception(JournalUnavailable("the journal is unavailable: no new risk; retry"))
-            return future
-        self._intake.append((command, future))
-        if not self._intake_ready.is_set():
-            self._intake_ready.set()
+        self._queue(command, future)
         return future
 
     async def submit(self, command: Command) -> tuple[CommandRecord, list[Event]]:
@@ -236,11 +230,15 @@ class Runtime:
         ``refused(exc)`` is called instead if it is refused before it is applied: at once with
         ``JournalUnavailable`` (a NEW_RISK command while journal writes fail), or with
         ``InvalidCommand`` when it cannot be journaled."""
+        self._queue(command, Refusal(refused))
+
+    def _queue(self, command: Command, answer: Answer | Refusal) -> None:
+        """Intake, or ``JournalUnavailable`` on ``answer`` at once for new risk while the journal fails."""
         if self.journal_failing and isinstance(command, NEW_RISK):
             self.refused_unjournaled += 1
-            refused(JournalUnavailable("the journal is unavailable: no new risk; retry"))
+            answer.set_exception(JournalUnavailable("the journal is unavailable: no new risk; retry"))
             return
-        self._intake.append((command, Refusal(refused)))
+        self._intake.append((command, answer))
         if not self._intake_ready.is_set():
             self._intake_ready.set()
 
