@@ -117,3 +117,63 @@ def test_a_foreign_driver_error_stalls_the_projection_but_never_ends_it(make_jou
         await journal.close()
 
     asyncio.run(scenario())
+
+
+def test_small_batches_are_written_on_the_loop_and_the_wal_is_checkpointed_beside_it(
+    tmp_path, monkeypatch
+) -> None:
+    # Live batches are written on the loop (a worker thread contends with quickfix for the GIL);
+    # SQLite's own checkpoint would then run there too, so a connection of its own runs it in a thread.
+    from matching.commands import ClockTick, CommandRecord
+    from matching.events import OrderAccepted
+    from matching.journal_sqlite import SqliteJournal
+    from venue import records as module
+
+    monkeypatch.setattr(module, "CHECKPOINT_S", 0.0)
+
+    async def scenario() -> None:
+        journal = SqliteJournal(tmp_path / "journal.sqlite3")
+        await journal.open()
+        records = Records(journal)
+        await records.open()
+        to_thread, threaded = asyncio.to_thread, []
+
+        async def counting(fn, *args):  # type: ignore[no-untyped-def]
+            threaded.append(getattr(fn, "__name__", repr(fn)))
+            return await to_thread(fn, *args)
+
+        monkeypatch.setattr(module.asyncio, "to_thread", counting)
+        wal = tmp_path / "journal.records.sqlite3-wal"
+        largest_wal = 0
+        seq = 0
+        for _ in range(150):
+            items = []
+            for _ in range(100):
+                seq += 1
+                accepted = OrderAccepted(
+                    seq, "a", f"c{seq}", "BTC-PERP", 1, 1, 1, 190_000, 1, 0, 0, False, False
+                )
+                items.append((CommandRecord(seq, seq, ClockTick()), [accepted]))
+            await records.apply(items)
+            if records._checkpointing is not None:
+                await records._checkpointing
+            largest_wal = max(largest_wal, wal.stat().st_size)
+        assert "_sqlite_write" not in threaded  # every batch of 100 rows went in on the loop
+        assert threaded.count("execute") >= 100  # the checkpoints ran in the worker thread
+        # 150 commits of ~4 KB pages each would have grown the WAL past 2 MB without checkpoints
+        assert largest_wal < 1_000_000
+        big = [
+            (
+                CommandRecord(s, s, ClockTick()),
+                [OrderAccepted(s, "a", f"c{s}", "BTC-PERP", 1, 1, 1, 190_000, 1, 0, 0, False, False)],
+            )
+            for s in range(seq + 1, seq + 1 + module.INLINE_ROWS + 1)
+        ]
+        await records.apply(big)
+        assert "_sqlite_write" in threaded  # a batch above INLINE_ROWS went to the worker thread
+        assert (await records.order(seq))["client_order_id"] == f"c{seq}"
+        assert records.projected_seq == big[-1][0].seq
+        await records.close()
+        await journal.close()
+
+    asyncio.run(scenario())
