@@ -45,6 +45,10 @@ class Bus(Protocol):
         """False only when publishing on ``channel`` certainly reaches no one (skip encoding it)."""
         ...
 
+    def may_have_any_subscriber(self) -> bool:
+        """False only when no channel has a subscriber (a publisher may skip naming the channels)."""
+        ...
+
     async def subscribe(self, channel: str) -> Subscription:
         """Listen to ``channel``: live when this returns; iterate it for messages; ``close`` to stop."""
         ...
@@ -118,6 +122,7 @@ class InProcessBus:
         self.stream_maxlen = stream_maxlen
         self._subscribers: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
         self._streams: dict[str, _Ring] = {}
+        self._subscriptions = 0  # open subscriptions over all channels
         self._appended = asyncio.Condition()
 
     async def open(self) -> None:
@@ -135,10 +140,20 @@ class InProcessBus:
     def may_have_subscribers(self, channel: str) -> bool:
         return bool(self._subscribers.get(channel))
 
+    def may_have_any_subscriber(self) -> bool:
+        return self._subscriptions > 0
+
     async def subscribe(self, channel: str) -> _QueueSubscription:
         queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=self.backlog)
         self._subscribers[channel].add(queue)
-        return _QueueSubscription(queue, lambda: self._subscribers[channel].discard(queue))
+        self._subscriptions += 1
+        return _QueueSubscription(queue, functools.partial(self._unsubscribe, channel, queue))
+
+    def _unsubscribe(self, channel: str, queue: asyncio.Queue[bytes]) -> None:
+        subscribers = self._subscribers[channel]
+        if queue in subscribers:
+            subscribers.discard(queue)
+            self._subscriptions -= 1
 
     def _ring(self, stream: str) -> _Ring:
         ring = self._streams.get(stream)
@@ -200,6 +215,9 @@ class RedisBus:
 
     def may_have_subscribers(self, channel: str) -> bool:
         return True  # other processes may listen: Redis decides
+
+    def may_have_any_subscriber(self) -> bool:
+        return True
 
     async def publish(self, channel: str, payload: bytes) -> None:
         try:

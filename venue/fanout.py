@@ -125,6 +125,9 @@ class Fanout:
             EVENTS_STREAM,
             [_msgpack.encode({"seq": r.seq, "ts_ns": r.ts_ns, "events": events}) for r, events in batch],
         )
+        if not bus.may_have_any_subscriber():  # the stream above is all there is to do
+            self.published += len(batch)
+            return
         for _, events in batch:
             for event in events:
                 if isinstance(event, RFQ_EVENTS):

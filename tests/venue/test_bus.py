@@ -218,3 +218,53 @@ def test_in_process_streams_keep_a_bounded_tail_with_absolute_ids() -> None:
         assert [await anext(slow) for _ in range(9)][-1] == ("56", b"55")
 
     asyncio.run(scenario())
+
+
+def test_with_no_subscriber_anywhere_the_fan_out_only_appends_the_stream() -> None:
+    from matching.commands import Deposit, ListInstrument
+    from matching.sequencer import Sequencer
+    from tests.matching.harness import CATALOG
+    from venue.fanout import EVENTS_STREAM, Fanout
+    from venue.runtime import Runtime
+
+    async def scenario() -> None:
+        bus = InProcessBus()
+        assert not bus.may_have_any_subscriber()
+        first = await bus.subscribe("account.alice")
+        second = await bus.subscribe("account.alice")
+        assert bus.may_have_any_subscriber()
+        await first.close()
+        await first.close()  # closing twice counts once
+        assert bus.may_have_any_subscriber()
+        await second.close()
+        assert not bus.may_have_any_subscriber()
+
+        named: list[str] = []
+        probe = bus.may_have_subscribers
+        bus.may_have_subscribers = lambda channel: named.append(channel) or probe(channel)  # type: ignore[method-assign]
+        fanout = Fanout(bus)
+        fanout.start()
+        runtime = Runtime(Sequencer(CATALOG.fee_account), None)
+        runtime.listeners.append(fanout.listener)
+        runtime.start()
+        await runtime.submit(ListInstrument(spec=CATALOG.perpetual("BTC")))
+        await runtime.submit(Deposit(account="alice", amount_micro=10**12, reference="d1"))
+        await runtime.stop()
+        await fanout.stop()
+        assert named == []  # no channel was even named
+        assert bus._streams[EVENTS_STREAM].count == 2 and fanout.published == 2
+
+        listener = await bus.subscribe("account.alice")  # one subscriber: the channels are back
+        runtime = Runtime(runtime.sequencer, None)
+        runtime.listeners.append(fanout.listener)
+        fanout.start()
+        runtime.start()
+        await runtime.submit(Deposit(account="alice", amount_micro=10**12, reference="d2"))
+        await runtime.stop()
+        await fanout.stop()
+        assert "account.alice" in named
+        balance = msgspec.json.decode((await take(listener.__aiter__(), 1))[0])
+        assert balance["type"] == "BalanceChanged" and balance["account"] == "alice"
+        assert bus._streams[EVENTS_STREAM].count == 3
+
+    asyncio.run(scenario())
