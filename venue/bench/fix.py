@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from fixgw import fields as f
 from fixgw import quickfix_settings
 from fixgw.acceptor import serve
 from fixgw.outbound import build
-from fixgw.wire import FixMessage
+from fixgw.wire import FixMessage, utc_timestamp
 from matching.commands import Deposit
 from venue.demo.fix_actor import FixActor
 from venue.wiring import start_venue
@@ -56,11 +57,17 @@ def _free_port() -> int:
 
 
 class EchoApplication(fix.Application):  # type: ignore[misc]
-    """Answers every NewOrderSingle with an ExecutionReport(New) and does nothing else."""
+    """Answers every NewOrderSingle with an ExecutionReport(New) and does nothing else.
 
-    def __init__(self) -> None:
+    ``shape="venue"``: the ER carries the fields the venue's ER(New) carries, in the same order
+    (Account, OrdType, TimeInForce, TransactTime and Price besides the required ones), so both
+    acceptors send the same messages; ``"minimal"``: only the fields FIX 4.4 requires and ClOrdID.
+    """
+
+    def __init__(self, shape: str = "venue") -> None:
         super().__init__()
         self.order_id = 0
+        self.venue_shape = shape == "venue"
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         pass
@@ -84,17 +91,25 @@ class EchoApplication(fix.Application):  # type: ignore[misc]
         try:
             order = FixMessage.parse(message.toString())
             self.order_id += 1
-            reply = build(
-                "8",
-                [
+            if self.venue_shape:
+                pairs = [
+                    (f.ORDER_ID, str(self.order_id)), (f.CL_ORD_ID, order.get(f.CL_ORD_ID)),
+                    (f.EXEC_ID, str(self.order_id)), (f.EXEC_TYPE, "0"), (f.ORD_STATUS, "0"),
+                    (f.ACCOUNT, SESSION), (f.SYMBOL, order.get(f.SYMBOL)), (f.SIDE, order.get(f.SIDE)),
+                    (f.ORDER_QTY, order.get(f.ORDER_QTY)), (f.ORD_TYPE, order.get(f.ORD_TYPE)),
+                    (f.TIME_IN_FORCE, order.get(f.TIME_IN_FORCE)), (f.LEAVES_QTY, order.get(f.ORDER_QTY)),
+                    (f.CUM_QTY, "0"), (f.AVG_PX, "0"), (f.TRANSACT_TIME, utc_timestamp(time.time_ns())),
+                    (f.PRICE, order.get(f.PRICE)),
+                ]  # fmt: skip
+            else:
+                pairs = [
                     (f.ORDER_ID, str(self.order_id)), (f.CL_ORD_ID, order.get(f.CL_ORD_ID)),
                     (f.EXEC_ID, str(self.order_id)), (f.EXEC_TYPE, "0"), (f.ORD_STATUS, "0"),
                     (f.SYMBOL, order.get(f.SYMBOL)), (f.SIDE, order.get(f.SIDE)),
                     (f.ORDER_QTY, order.get(f.ORDER_QTY)), (f.LEAVES_QTY, order.get(f.ORDER_QTY)),
                     (f.CUM_QTY, "0"), (f.AVG_PX, "0"),
-                ],
-            )  # fmt: skip
-            fix.Session.sendToTarget(reply, session_id)
+                ]  # fmt: skip
+            fix.Session.sendToTarget(build("8", pairs), session_id)
         except Exception:  # an exception leaving a callback would abort the process
             pass
 
@@ -144,21 +159,22 @@ async def _venue_run(
         await venue.stop()
 
 
-async def _echo_run(folder: Path, count: int, window: int) -> dict[str, Any]:
+async def _echo_run(folder: Path, count: int, window: int, shape: str) -> dict[str, Any]:
     from config.fix_sessions import FixConfig
 
     port = _free_port()
-    (folder / "echo").mkdir()
-    config = FixConfig.load(_sessions_file(folder / "echo", port))
-    settings_path = quickfix_settings.write(config, folder / "echo")
-    app = EchoApplication()
+    folder = folder / f"echo-{shape}"
+    folder.mkdir()
+    config = FixConfig.load(_sessions_file(folder, port))
+    settings_path = quickfix_settings.write(config, folder)
+    app = EchoApplication(shape)
     settings = fix.SessionSettings(str(settings_path))
     store = fix.FileStoreFactory(settings)
     acceptor = fix.SocketAcceptor(app, store, settings)  # polled from the loop, as the venue's is
     acceptor.poll()
     polling = asyncio.create_task(serve(acceptor, lambda: app.order_id))
     try:
-        async with Driver(port, folder / "client-echo") as client:
+        async with Driver(port, folder / "client") as client:
             await client.load(2_000, 0, window)
             return await client.load(count, 0, window)
     finally:
@@ -174,15 +190,19 @@ def run(
     """One run of both acceptors; figures as in the module docstring."""
     with tempfile.TemporaryDirectory(prefix="bench-fix-") as tmp:
         folder = Path(tmp)
-        echo = asyncio.run(_echo_run(folder, count, window))
+        echo = asyncio.run(_echo_run(folder, count, window, "venue"))
+        minimal = asyncio.run(_echo_run(folder, count, window, "minimal"))
         venue = asyncio.run(_venue_run(folder, count, latency_count, rate, window))
     venue_rate = venue["throughput"]["acks_per_s"]
     echo_rate = echo["acks_per_s"]
+    minimal_rate = minimal["acks_per_s"]
     steady = venue["steady"]
     return {
         "venue_orders_per_s": venue_rate,
         "echo_orders_per_s": echo_rate,
         "ratio": round(venue_rate / echo_rate, 3) if echo_rate else 0.0,
+        "echo_minimal_er_orders_per_s": minimal_rate,
+        "ratio_to_minimal_echo": round(venue_rate / minimal_rate, 3) if minimal_rate else 0.0,
         "p50_ms": steady["p50_ms"],
         "p99_ms": steady["p99_ms"],
         "max_ms": steady["max_ms"],
