@@ -242,7 +242,7 @@ class Batch:
             known.pop(order_id, None)  # finished: no later event touches it
 
 
-# A batch of up to this many rows is written on the loop (~5 us a row: at most ~5 ms), larger ones
+# A batch of up to this many rows is written on the loop (2-5 us a row: a few ms at most), larger ones
 # (a catch-up, a burst) in a worker thread. A thread would cost more than it saves on the hot path:
 # quickfix releases the GIL in every call it makes, and a thread busy binding rows takes it each time,
 # so the loop waits for it again and again (`venue bench fix`: ~15 us more CPU per order).

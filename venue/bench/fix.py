@@ -1,12 +1,15 @@
 """`venue bench fix`: NewOrderSingle -> ExecutionReport(New) through the real venue, against a bare echo.
 
-Both acceptors run in this process, one after the other, each a quickfix SocketAcceptor polled from
+The acceptors run in this process, one after the other, each a quickfix SocketAcceptor polled from
 the event loop (``fixgw.acceptor.serve``) with quickfix's FileStore; the client (``fixgw.client``, a
 quickfix initiator) runs in another process on loopback and keeps ``window`` orders in flight.
   - venue_orders_per_s: the whole venue (SQLite journal, margin engine, read model, records, fan-out)
     acknowledging resting limit orders; each ER(New) leaves after its command's group commit.
-  - echo_orders_per_s: an acceptor whose only work is to answer each order with an ExecutionReport.
+  - echo_orders_per_s: an acceptor whose only work is to answer each order with an ExecutionReport,
+    the same fields the venue's ER(New) carries, so both send the same messages.
   - ratio = venue / echo, measured in the same run.
+  - echo_minimal_er_orders_per_s, ratio_to_minimal_echo: the same against an echo whose ER has only
+    the fields FIX 4.4 requires (and ClOrdID): smaller messages, so a higher echo rate.
   - p50_ms / p99_ms: acknowledgement latency (client send -> ER received) at a steady ``rate``/s.
 """
 
