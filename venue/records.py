@@ -245,7 +245,7 @@ class Batch:
 # A batch of up to this many rows is written on the loop (2-5 us a row: a few ms at most), larger ones
 # (a catch-up, a burst) in a worker thread. A thread would cost more than it saves on the hot path:
 # quickfix releases the GIL in every call it makes, and a thread busy binding rows takes it each time,
-# so the loop waits for it again and again (`venue bench fix`: ~15 us more CPU per order).
+# so the loop waits for it again and again (measured: 6-15 us more process CPU per FIX order).
 INLINE_ROWS = 1_000
 # Seconds between WAL checkpoints of the records file (SQLite's own would run on the loop).
 CHECKPOINT_S = 1.0
