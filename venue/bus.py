@@ -41,6 +41,10 @@ class Bus(Protocol):
         """Deliver to current subscribers of ``channel`` (may be missed by anyone not listening)."""
         ...
 
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        """``publish`` each (channel, payload) in order, in one round trip."""
+        ...
+
     def may_have_subscribers(self, channel: str) -> bool:
         """False only when publishing on ``channel`` certainly reaches no one (skip encoding it)."""
         ...
@@ -132,6 +136,13 @@ class InProcessBus:
         return None
 
     async def publish(self, channel: str, payload: bytes) -> None:
+        self._deliver(channel, payload)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        for channel, payload in messages:
+            self._deliver(channel, payload)
+
+    def _deliver(self, channel: str, payload: bytes) -> None:
         for queue in self._subscribers.get(channel, ()):
             if queue.full():
                 queue.get_nowait()  # drop the oldest: a slow subscriber must not stall the venue
@@ -224,6 +235,17 @@ class RedisBus:
             await self.redis.publish(channel, payload)
         except (RedisError, OSError) as exc:
             raise BusError(f"publish to {channel} failed: {exc}") from exc
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None:
+        if not messages:
+            return
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for channel, payload in messages:
+                pipe.publish(channel, payload)
+            await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BusError(f"publish of {len(messages)} messages failed: {exc}") from exc
 
     async def subscribe(self, channel: str) -> _RedisSubscription:
         pubsub = self.redis.pubsub()

@@ -105,6 +105,40 @@ def test_a_slow_in_process_subscriber_loses_the_oldest_not_the_venue() -> None:
     asyncio.run(scenario())
 
 
+def test_a_batch_published_at_once_arrives_in_order_on_each_channel(bus_kind: str) -> None:
+    async def scenario() -> None:
+        bus = make_bus(bus_kind)
+        await bus.open()
+        a, b = f"account.{uuid.uuid4().hex}", f"orderbook.{uuid.uuid4().hex}"
+        on_a, on_b = await bus.subscribe(a), await bus.subscribe(b)
+        await bus.publish(a, b"first")
+        await bus.publish_many([(a, b"a1"), (b, b"b1"), (a, b"a2"), (b, b"b2"), (b, b"b3")])
+        await bus.publish_many([])  # nothing to send: no round trip, no error
+        await bus.publish(a, b"last")
+        assert await take(on_a.__aiter__(), 4) == [b"first", b"a1", b"a2", b"last"]
+        assert await take(on_b.__aiter__(), 3) == [b"b1", b"b2", b"b3"]
+        await on_a.close()
+        await on_b.close()
+        await bus.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_published_to_a_redis_that_went_away_is_a_bus_error() -> None:
+    async def scenario() -> None:
+        import redis.asyncio as aioredis
+
+        bus = RedisBus(REDIS_URL)
+        await bus.open()
+        await bus.close()
+        bus._redis = aioredis.from_url("redis://127.0.0.1:1/0")  # as if the server had gone away
+        with pytest.raises(BusError, match="publish of 2 messages failed"):
+            await bus.publish_many([("a", b"1"), ("b", b"2")])
+        await bus.close()
+
+    asyncio.run(scenario())
+
+
 def test_redis_down_is_a_bus_error() -> None:
     async def scenario() -> None:
         with pytest.raises(BusError):
