@@ -9,7 +9,11 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 
+from matching.sequencer import Sequencer
+from tests.matching.harness import CATALOG
 from venue.bus import Bus, BusError, InProcessBus, RedisBus
+from venue.fanout import Fanout
+from venue.runtime import Runtime
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -21,6 +25,16 @@ def bus_kind(request: pytest.FixtureRequest) -> str:
 
 def make_bus(kind: str) -> Bus:
     return InProcessBus(backlog=100) if kind == "in-process" else RedisBus(REDIS_URL, stream_maxlen=10_000)
+
+
+def fanned_runtime(bus: Bus, sequencer: Sequencer | None = None) -> tuple[Fanout, Runtime]:
+    """A started fan-out on ``bus`` and a started journal-less runtime feeding it: (fanout, runtime)."""
+    fanout = Fanout(bus)
+    fanout.start()
+    runtime = Runtime(sequencer or Sequencer(CATALOG.fee_account), None)
+    runtime.listeners.append(fanout.listener)
+    runtime.start()
+    return fanout, runtime
 
 
 async def take(iterator: AsyncIterator, n: int, timeout: float = 5.0) -> list:
@@ -256,10 +270,8 @@ def test_in_process_streams_keep_a_bounded_tail_with_absolute_ids() -> None:
 
 def test_with_no_subscriber_anywhere_the_fan_out_only_appends_the_stream() -> None:
     from matching.commands import Deposit, ListInstrument
-    from matching.sequencer import Sequencer
     from tests.matching.harness import CATALOG
-    from venue.fanout import EVENTS_STREAM, Fanout
-    from venue.runtime import Runtime
+    from venue.fanout import EVENTS_STREAM
 
     async def scenario() -> None:
         bus = InProcessBus()
@@ -275,12 +287,13 @@ def test_with_no_subscriber_anywhere_the_fan_out_only_appends_the_stream() -> No
 
         named: list[str] = []
         probe = bus.may_have_subscribers
-        bus.may_have_subscribers = lambda channel: named.append(channel) or probe(channel)  # type: ignore[method-assign]
-        fanout = Fanout(bus)
-        fanout.start()
-        runtime = Runtime(Sequencer(CATALOG.fee_account), None)
-        runtime.listeners.append(fanout.listener)
-        runtime.start()
+
+        def naming(channel: str) -> bool:
+            named.append(channel)
+            return probe(channel)
+
+        bus.may_have_subscribers = naming  # type: ignore[method-assign]
+        fanout, runtime = fanned_runtime(bus)
         await runtime.submit(ListInstrument(spec=CATALOG.perpetual("BTC")))
         await runtime.submit(Deposit(account="alice", amount_micro=10**12, reference="d1"))
         await runtime.stop()
@@ -289,10 +302,7 @@ def test_with_no_subscriber_anywhere_the_fan_out_only_appends_the_stream() -> No
         assert bus._streams[EVENTS_STREAM].count == 2 and fanout.published == 2
 
         listener = await bus.subscribe("account.alice")  # one subscriber: the channels are back
-        runtime = Runtime(runtime.sequencer, None)
-        runtime.listeners.append(fanout.listener)
-        fanout.start()
-        runtime.start()
+        fanout, runtime = fanned_runtime(bus, runtime.sequencer)
         await runtime.submit(Deposit(account="alice", amount_micro=10**12, reference="d2"))
         await runtime.stop()
         await fanout.stop()

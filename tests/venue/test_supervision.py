@@ -11,11 +11,10 @@ from collections.abc import Sequence
 import pytest
 
 from matching.commands import Deposit, ListInstrument
-from matching.sequencer import Sequencer
 from tests.matching.harness import CATALOG
+from tests.venue.test_bus import fanned_runtime
 from venue.bus import InProcessBus
-from venue.fanout import EVENTS_STREAM, Fanout
-from venue.runtime import Runtime
+from venue.fanout import EVENTS_STREAM
 from venue.supervision import bounded_step, drained, report_death
 
 
@@ -37,11 +36,7 @@ class FlakyBus(InProcessBus):
 def test_the_fan_out_logs_a_foreign_error_and_goes_on(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         bus = FlakyBus(failures=2)
-        fanout = Fanout(bus)
-        fanout.start()
-        runtime = Runtime(Sequencer(CATALOG.fee_account), None)
-        runtime.listeners.append(fanout.listener)
-        runtime.start()
+        fanout, runtime = fanned_runtime(bus)
         await runtime.submit(ListInstrument(spec=CATALOG.perpetual("BTC")))
         for n in range(3):
             await runtime.submit(
