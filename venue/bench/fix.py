@@ -62,9 +62,10 @@ def _free_port() -> int:
 class EchoApplication(fix.Application):  # type: ignore[misc]
     """Answers every NewOrderSingle with an ExecutionReport(New) and does nothing else.
 
-    ``shape="venue"``: the ER carries the fields the venue's ER(New) carries, in the same order
-    (Account, OrdType, TimeInForce, TransactTime and Price besides the required ones), so both
-    acceptors send the same messages; ``"minimal"``: only the fields FIX 4.4 requires and ClOrdID.
+    ``shape="venue"``: the ER carries the fields the venue's ER(New) carries (Account, OrdType,
+    TimeInForce, TransactTime and Price besides the required ones; quickfix writes body fields in tag
+    order either way), so both acceptors send the same messages; ``"minimal"``: only the fields
+    FIX 4.4 requires and ClOrdID.
     """
 
     def __init__(self, shape: str = "venue") -> None:
@@ -94,23 +95,18 @@ class EchoApplication(fix.Application):  # type: ignore[misc]
         try:
             order = FixMessage.parse(message.toString())
             self.order_id += 1
+            pairs = [
+                (f.ORDER_ID, str(self.order_id)), (f.CL_ORD_ID, order.get(f.CL_ORD_ID)),
+                (f.EXEC_ID, str(self.order_id)), (f.EXEC_TYPE, "0"), (f.ORD_STATUS, "0"),
+                (f.SYMBOL, order.get(f.SYMBOL)), (f.SIDE, order.get(f.SIDE)),
+                (f.ORDER_QTY, order.get(f.ORDER_QTY)), (f.LEAVES_QTY, order.get(f.ORDER_QTY)),
+                (f.CUM_QTY, "0"), (f.AVG_PX, "0"),
+            ]  # fmt: skip
             if self.venue_shape:
-                pairs = [
-                    (f.ORDER_ID, str(self.order_id)), (f.CL_ORD_ID, order.get(f.CL_ORD_ID)),
-                    (f.EXEC_ID, str(self.order_id)), (f.EXEC_TYPE, "0"), (f.ORD_STATUS, "0"),
-                    (f.ACCOUNT, SESSION), (f.SYMBOL, order.get(f.SYMBOL)), (f.SIDE, order.get(f.SIDE)),
-                    (f.ORDER_QTY, order.get(f.ORDER_QTY)), (f.ORD_TYPE, order.get(f.ORD_TYPE)),
-                    (f.TIME_IN_FORCE, order.get(f.TIME_IN_FORCE)), (f.LEAVES_QTY, order.get(f.ORDER_QTY)),
-                    (f.CUM_QTY, "0"), (f.AVG_PX, "0"), (f.TRANSACT_TIME, utc_timestamp(time.time_ns())),
-                    (f.PRICE, order.get(f.PRICE)),
-                ]  # fmt: skip
-            else:
-                pairs = [
-                    (f.ORDER_ID, str(self.order_id)), (f.CL_ORD_ID, order.get(f.CL_ORD_ID)),
-                    (f.EXEC_ID, str(self.order_id)), (f.EXEC_TYPE, "0"), (f.ORD_STATUS, "0"),
-                    (f.SYMBOL, order.get(f.SYMBOL)), (f.SIDE, order.get(f.SIDE)),
-                    (f.ORDER_QTY, order.get(f.ORDER_QTY)), (f.LEAVES_QTY, order.get(f.ORDER_QTY)),
-                    (f.CUM_QTY, "0"), (f.AVG_PX, "0"),
+                pairs += [
+                    (f.ACCOUNT, SESSION), (f.ORD_TYPE, order.get(f.ORD_TYPE)),
+                    (f.TIME_IN_FORCE, order.get(f.TIME_IN_FORCE)),
+                    (f.TRANSACT_TIME, utc_timestamp(time.time_ns())), (f.PRICE, order.get(f.PRICE)),
                 ]  # fmt: skip
             fix.Session.sendToTarget(build("8", pairs), session_id)
         except Exception:  # an exception leaving a callback would abort the process
