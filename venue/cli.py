@@ -302,7 +302,9 @@ def bench(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
     commands: Annotated[int, typer.Option(help="measured commands")] = 200_000,
     seed: Annotated[int, typer.Option(help="workload seed")] = 7,
-    repeats: Annotated[int, typer.Option(help="passes; the median is reported")] = 5,
+    repeats: Annotated[
+        int | None, typer.Option(help="passes (rounds for fix); the median is reported [5; fix: 3]")
+    ] = None,
     risk_check: Annotated[
         str, typer.Option("--risk", help="matching: the 'standin' or the 'engine' pre-trade check")
     ] = "standin",
@@ -311,15 +313,15 @@ def bench(
     if area is BenchArea.MATCHING:
         from venue.bench import matching
 
-        result = matching.run(commands, seed, repeats, risk_check)
+        result = matching.run(commands, seed, repeats or 5, risk_check)
     elif area is BenchArea.RISK:
         from venue.bench import risk
 
-        result = risk.run(repeats=repeats)
+        result = risk.run(repeats=repeats or 5)
     elif area is BenchArea.FIX:
         from venue.bench import fix
 
-        result = fix.run()
+        result = fix.run(rounds=repeats or 3)
     elif area is BenchArea.RFQ:
         from venue.bench import rfq
 
