@@ -114,7 +114,11 @@ class VenueSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     gc_gen0_threshold: int = Field(
-        default=50_000, ge=700, description="gen-0 GC threshold; larger means fewer latency spikes"
+        default=10_000, ge=700, description="net allocations between GC collections (each a pause)"
+    )
+    gc_freeze_survivors: bool = Field(
+        default=True,
+        description="freeze what each GC collection leaves alive (venue.gc_policy): pauses stay short",
     )
 
     @classmethod

@@ -36,6 +36,7 @@ from settlement.batch_store import BatchStore
 from settlement.service import SettlementConfig, SettlementService
 from settlement.vault_client import VaultClient
 from settlement.wallets import WalletRegistry
+from venue import gc_policy
 from venue.api.keys import KeyStore
 from venue.bus import Bus, BusError, open_bus
 from venue.chain import Chain, open_chain
@@ -104,7 +105,7 @@ class Venue:
         steps += [("the journal", self.journal.close), ("the bus", self.bus.close)]
         for name, step in steps:
             await bounded_step(name, step(), STOP_STEP_S)
-        gc.unfreeze()  # a process that starts another venue (tests, benches) can collect this one
+        gc_policy.uninstall()  # a process that starts another venue (tests, benches) can collect this one
 
     @staticmethod
     async def _stop_fix(acceptor: Acceptor) -> None:
@@ -139,7 +140,7 @@ def new_sequencer(
 async def start_venue(settings: VenueSettings | None = None, risk: RiskCheck | None = None) -> Venue:
     """Open the journal, replay it, start the runtime; list the catalog if the journal was empty."""
     settings = settings or VenueSettings()
-    gc.set_threshold(settings.gc_gen0_threshold, 20, 100)  # fewer, larger collections: steadier latency
+    gc_policy.install(settings.gc_gen0_threshold, settings.gc_freeze_survivors)
     catalog = Catalog.load(settings.catalog_path)
     risk_params = RiskParams.load(settings.risk_path)
     sequencer = new_sequencer(catalog, risk_params, risk)

@@ -26,6 +26,7 @@ from matching.journal import Journal, JournalError
 from matching.journal_postgres import PostgresJournal
 from matching.journal_sqlite import SqliteJournal
 from matching.sequencer import Sequencer
+from venue import gc_policy
 from venue.bench.matching import build_workload
 from venue.runtime import Runtime
 
@@ -65,7 +66,8 @@ async def run(n_commands: int = 200_000, seed: int = 7) -> dict[str, object]:
     workload = build_workload(n_commands, seed)
     gc.collect()
     gc.freeze()
-    gc.set_threshold(VenueSettings().gc_gen0_threshold, 20, 100)  # as `venue run` does
+    settings = VenueSettings()
+    gc_policy.install(settings.gc_gen0_threshold, settings.gc_freeze_survivors)  # as `venue run` does
     setup = [r.command for r in workload.setup]
     measured = [r.command for r in workload.measured]
     result: dict[str, object] = {"area": "journal", "commands": len(measured)}
@@ -95,4 +97,5 @@ async def run(n_commands: int = 200_000, seed: int = 7) -> dict[str, object]:
         except (OSError, asyncpg.PostgresError):
             pass
     result["date"] = date.today().isoformat()
+    gc_policy.uninstall()
     return result

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import gc
 import statistics
 import time
 import warnings
@@ -35,6 +34,7 @@ from risk import black76
 from risk.engine import MarginEngine
 from risk.liquidation_levels import liquidation_levels
 from risk.marks import flat_smiles, mark_update
+from venue import gc_policy
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 NOW_NS = int(NOW.timestamp()) * 1_000_000_000
@@ -144,7 +144,8 @@ def _venue(
 def run(
     accounts: int = 10_000, positions: int = 20, options: int = 2_000, repeats: int = 5
 ) -> dict[str, Any]:
-    gc.set_threshold(VenueSettings().gc_gen0_threshold, 20, 100)  # as the running venue does
+    settings = VenueSettings()
+    gc_policy.install(settings.gc_gen0_threshold, settings.gc_freeze_survivors)  # as the venue does
     result: dict[str, Any] = _greeks(1_000_000, 2_000)
     build_start = time.perf_counter()
     seq, engine, specs = _venue(accounts, positions, options)
@@ -207,4 +208,5 @@ def run(
         "pretrade_p99_us": 50,
         "liq_levels_ms": 20,
     }
+    gc_policy.uninstall()
     return result
