@@ -35,7 +35,17 @@ from settlement.netting import NetBatch
 
 
 class BatchStoreError(RuntimeError):
-    pass
+    """A batch move the store refuses (out of order, backwards, other contents), or a failed read or
+    write (``BatchStoreUnavailable``)."""
+
+
+class BatchStoreUnavailable(BatchStoreError):
+    """The store's database could not be read or written (down, unreachable, closed): retry later."""
+
+
+# what a driver raises when its database fails; asyncpg's InterfaceError (a connection closed under
+# a query, a pool closing) is not a PostgresError
+_UNAVAILABLE = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class BatchStatus(StrEnum):
@@ -142,8 +152,8 @@ class BatchStore:
                 else:
                     assert isinstance(self.journal, PostgresJournal)
                     await self.journal.pool.execute(_numbered(sql), *args)
-            except (sqlite3.Error, asyncpg.PostgresError, OSError) as exc:
-                raise BatchStoreError(f"batch store write failed: {exc}") from exc
+            except _UNAVAILABLE as exc:
+                raise BatchStoreUnavailable(f"batch store write failed: {exc!r}") from exc
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         async with self._lock:
@@ -153,8 +163,8 @@ class BatchStore:
                     return await asyncio.to_thread(lambda: conn.execute(sql, args).fetchall())
                 assert isinstance(self.journal, PostgresJournal)
                 return list(await self.journal.pool.fetch(_numbered(sql), *args))
-            except (sqlite3.Error, asyncpg.PostgresError, OSError) as exc:
-                raise BatchStoreError(f"batch store read failed: {exc}") from exc
+            except _UNAVAILABLE as exc:
+                raise BatchStoreUnavailable(f"batch store read failed: {exc!r}") from exc
 
     # -- queries ------------------------------------------------------------------------------------
 

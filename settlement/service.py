@@ -42,7 +42,7 @@ from matching.commands import Command, CommandRecord, Deposit, SettlePerpetuals,
 from matching.events import Event, PerpetualsSettled, RequestRejected
 from matching.journal import Journal
 from matching.reasons import Reason
-from settlement.batch_store import BatchStatus, BatchStore, StoredBatch
+from settlement.batch_store import BatchStatus, BatchStore, BatchStoreUnavailable, StoredBatch
 from settlement.merkle import AccountState
 from settlement.mirror import Commitment, LedgerMirror
 from settlement.netting import NetBatch, Netting, NettingError, NettingState
@@ -176,6 +176,9 @@ class SettlementService:
                 if self.stats.chain_up:
                     log.warning("settlement chain unavailable: %s", exc)
                 self.stats.chain_up = False
+                await asyncio.sleep(1.0)
+            except BatchStoreUnavailable as exc:  # its database is down: a line per retry, no traceback
+                log.warning("settlement stage %s: %s; retrying", loop.__name__, exc)
                 await asyncio.sleep(1.0)
             except Exception:
                 log.exception("settlement stage %s failed; restarting it", loop.__name__)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import pytest
 
 from matching.journal import Journal
-from settlement.batch_store import BatchStatus, BatchStore, BatchStoreError
+from matching.journal_postgres import PostgresJournal
+from settlement.batch_store import BatchStatus, BatchStore, BatchStoreError, BatchStoreUnavailable
 from settlement.merkle import AccountState
 from settlement.mirror import Commitment
 from settlement.netting import NetBatch
@@ -109,6 +111,31 @@ def test_a_batch_keeps_its_withdrawals_commitment_mirror_and_the_cursors(
         await store.confirmed(1, "0xaa", 7)  # found settled on chain without a recorded submission
         confirmed = await store.last_confirmed()
         assert confirmed is not None and confirmed.tx_hash == "0xaa"
+        await _close(journal, store)
+
+    run(scenario())
+
+
+def test_a_store_whose_database_is_gone_is_unavailable_not_a_refused_move(
+    make_journal: Callable[[], Journal],
+) -> None:
+    async def scenario() -> None:
+        journal, store = await _open(make_journal)
+        await store.add(batch(1))
+        with pytest.raises(BatchStoreError) as refused:
+            await store.add(batch(3))
+        assert not isinstance(refused.value, BatchStoreUnavailable)  # a bug or a race: never retried
+        # the database goes away under the store (the SQLite file closed, the PostgreSQL pool closed)
+        if isinstance(journal, PostgresJournal):
+            await journal.pool.close()
+        else:
+            await store.close()
+            store._sqlite = sqlite3.connect(":memory:")
+            store._sqlite.close()
+        with pytest.raises(BatchStoreUnavailable):
+            await store.add(batch(2))
+        with pytest.raises(BatchStoreUnavailable):
+            await store.pending()
         await _close(journal, store)
 
     run(scenario())
