@@ -39,6 +39,7 @@ from matching.events import Event
 from matching.journal import ChainBuilder, Journal, JournalError, PendingRow, encode_command
 from matching.reasons import Reason
 from matching.sequencer import Sequencer
+from venue.forked_snapshot import ForkedSnapshot, SnapshotFailed
 from venue.supervision import report_death
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,9 @@ class Runtime:
         self.max_batch = max_batch
         self.snapshot_every = snapshot_every  # commands between snapshots; 0: never
         self._last_snapshot_seq = 0
-        self._snapshot_due: tuple[int, bytes] | None = None
+        self._snapshotting: asyncio.Task[None] | None = None  # a forked snapshot being taken and saved
+        self._durable_seq = 0
+        self._durable = asyncio.Event()  # set whenever _durable_seq moves
         self.snapshots_saved = 0
         self.commit_batches = commit_batches
         self.clock = clock
@@ -194,12 +197,18 @@ class Runtime:
             await asyncio.sleep(0.001)
         await self._idle.wait()
         await self._pending.join()
+        await self.snapshot_taken()  # its record is journaled by now: it can be saved
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+
+    async def snapshot_taken(self) -> None:
+        """Return once the snapshot being taken, if any, is saved (or has failed and been logged)."""
+        if self._snapshotting is not None:
+            await asyncio.shield(self._snapshotting)
 
     @property
     def intake_depth(self) -> int:
@@ -304,12 +313,13 @@ class Runtime:
                 continue
             await self._pending.put(applied)
             if (
-                self.snapshot_every
+                journaled
+                and self.snapshot_every
                 and sequencer.next_seq - 1 - self._last_snapshot_seq >= self.snapshot_every
+                and (self._snapshotting is None or self._snapshotting.done())  # else after that one
             ):
-                # taken between batches, so it is the state after a whole record; saved once durable
                 self._last_snapshot_seq = sequencer.next_seq - 1
-                self._snapshot_due = (self._last_snapshot_seq, snapshot.take(sequencer))
+                self._start_snapshot(self._last_snapshot_seq, sequencer)
             await asyncio.sleep(0)  # let the writer and the front doors run between batches
 
     async def _write_loop(self) -> None:
@@ -323,7 +333,8 @@ class Runtime:
             entries = [entry for batch in batches for entry in batch]
             if self.journal is not None:
                 await self._write(entries)
-                await self._save_due_snapshot(entries[-1][0].seq)
+                self._durable_seq = entries[-1][0].seq
+                self._durable.set()
             listeners = self.listeners
             for record, events, _, future in entries:
                 if future is not None and not future.done():
@@ -336,16 +347,29 @@ class Runtime:
             for _ in batches:
                 pending.task_done()
 
-    async def _save_due_snapshot(self, durable_seq: int) -> None:
-        due = self._snapshot_due
-        if due is None or due[0] > durable_seq or self.journal is None:
-            return
-        self._snapshot_due = None
+    def _start_snapshot(self, seq: int, sequencer: Sequencer) -> None:
+        """Fork the state after record ``seq`` (between batches: no record is half-applied) to a child
+        that encodes it; a task saves it once the child is done and ``seq`` is durable."""
         try:
-            await self.journal.save_snapshot(*due)
+            forked = ForkedSnapshot.start(lambda: snapshot.take(sequencer))
+        except OSError as exc:  # no memory or processes left to fork: the next one is tried later
+            log.error("snapshot at seq %d not started: %s", seq, exc)
+            return
+        self._snapshotting = asyncio.create_task(self._save_snapshot(seq, forked), name="snapshot")
+
+    async def _save_snapshot(self, seq: int, forked: ForkedSnapshot) -> None:
+        assert self.journal is not None
+        try:
+            state = await forked.result()
+            while self._durable_seq < seq:
+                self._durable.clear()
+                await self._durable.wait()
+            await self.journal.save_snapshot(seq, state)
             self.snapshots_saved += 1
-        except JournalError as exc:  # a missed snapshot only makes the next start-up longer
-            log.error("snapshot at seq %d not saved: %s", due[0], exc)
+        except (SnapshotFailed, JournalError) as exc:  # a missed snapshot only makes a start longer
+            log.error("snapshot at seq %d not saved: %s", seq, exc)
+        except Exception:  # an OS error reading the child's pipe: the same, and never a failed stop
+            log.exception("snapshot at seq %d not saved", seq)
 
     async def _already_written(self, row: PendingRow) -> bool:
         assert self.journal is not None
