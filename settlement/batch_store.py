@@ -44,8 +44,15 @@ class BatchStoreUnavailable(BatchStoreError):
 
 
 # what a driver raises when its database fails; asyncpg's InterfaceError (a connection closed under
-# a query, a pool closing) is not a PostgresError
-_UNAVAILABLE = (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
+# a query, a pool closing) and InternalClientError (a pooled connection whose server went away in the
+# middle of a query: "cannot switch to state ...", seen in the faults drill) are not PostgresErrors
+_UNAVAILABLE = (
+    sqlite3.Error,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+)
 
 
 class BatchStatus(StrEnum):
