@@ -113,6 +113,9 @@ class VenueSettings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="the least severe log records `venue run` writes to stderr"
+    )
     gc_gen0_threshold: int = Field(
         default=10_000, ge=700, description="net allocations between GC collections (each a pause)"
     )

@@ -48,7 +48,7 @@ async def _run(with_console: bool) -> None:
 
     from config.fix_sessions import DEFAULT_SESSIONS_PATH
     from config.settings import VenueSettings
-    from venue import console
+    from venue import console, logs
     from venue.api.app import create_app
 
     class Server(uvicorn.Server):
@@ -66,6 +66,7 @@ async def _run(with_console: bool) -> None:
                     loop.remove_signal_handler(signum)
 
     settings = VenueSettings()
+    logs.configure(settings.log_level)
     api = create_app(settings)
     server = Server(
         uvicorn.Config(
