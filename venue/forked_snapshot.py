@@ -6,9 +6,10 @@ that instant (copy-on-write); the child encodes it and writes the bytes to a pip
 on applying commands meanwhile. Forking copies only page tables (a few ms for a few hundred MB) and,
 after ``gc.freeze``, the collector does not touch the shared pages (venue.gc_policy).
 
-The child runs nothing but the encoding: no event loop, no logging, no database, no socket (those
-it inherits stay the parent's), and leaves with ``os._exit``. Where ``os.fork`` does not exist the
-snapshot is taken inline, as before.
+The child runs nothing but the encoding: no event loop, no logging, no database, no socket, and
+leaves with ``os._exit``. It does hold copies of the parent's descriptors until then (under a
+second with 100,000 orders), so a connection the parent closes meanwhile reaches its peer as closed
+only when the child exits. Where ``os.fork`` does not exist the snapshot is taken inline, as before.
 """
 
 from __future__ import annotations
