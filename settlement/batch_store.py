@@ -46,6 +46,7 @@ class BatchStoreUnavailable(BatchStoreError):
 # what a driver raises when its database fails; asyncpg's InterfaceError (a connection closed under
 # a query, a pool closing) and InternalClientError (a pooled connection whose server went away in the
 # middle of a query: "cannot switch to state ...", seen in the faults drill) are not PostgresErrors
+_REFUSED = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
 _UNAVAILABLE = (
     sqlite3.Error,
     asyncpg.PostgresError,
@@ -159,6 +160,8 @@ class BatchStore:
                 else:
                     assert isinstance(self.journal, PostgresJournal)
                     await self.journal.pool.execute(_numbered(sql), *args)
+            except _REFUSED as exc:  # a constraint the move broke: a bug to see, not to wait out
+                raise BatchStoreError(f"batch store write refused: {exc!r}") from exc
             except _UNAVAILABLE as exc:
                 raise BatchStoreUnavailable(f"batch store write failed: {exc!r}") from exc
 
@@ -170,6 +173,8 @@ class BatchStore:
                     return await asyncio.to_thread(lambda: conn.execute(sql, args).fetchall())
                 assert isinstance(self.journal, PostgresJournal)
                 return list(await self.journal.pool.fetch(_numbered(sql), *args))
+            except _REFUSED as exc:  # a constraint the move broke: a bug to see, not to wait out
+                raise BatchStoreError(f"batch store read refused: {exc!r}") from exc
             except _UNAVAILABLE as exc:
                 raise BatchStoreUnavailable(f"batch store read failed: {exc!r}") from exc
 
