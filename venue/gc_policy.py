@@ -39,8 +39,3 @@ def uninstall() -> None:
     if _freeze_survivors in gc.callbacks:
         gc.callbacks.remove(_freeze_survivors)
     gc.unfreeze()
-
-
-def frozen() -> int:
-    """Objects out of the collector's reach now (start-up state and every collection's survivors)."""
-    return gc.get_freeze_count()
