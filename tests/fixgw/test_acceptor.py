@@ -92,3 +92,18 @@ def test_a_password_that_passed_scrypt_is_not_checked_again_but_a_wrong_one_alwa
     assert logon_with("right", changed) == "invalid credentials"
     assert logon_with("new", changed) is None
     assert checks == ["right", "wrong", "wrong", "right", "new"]
+
+
+def test_the_poller_watches_each_accepted_connection_and_wakes_when_it_sends(fix_venue: FixVenue) -> None:
+    """Between busy polls the poller waits on quickfix's sockets (fixgw.socket_watch), not on a timer."""
+    watch = fix_venue.venue.fix.watch if fix_venue.venue.fix is not None else None
+    assert watch is not None
+    raw = RawSession(fix_venue.port)
+    raw.send(frame("A", [(98, "0"), (108, "30"), (141, "Y"), (553, "hf2"), (554, "demo-hf2")], 1, "HF2"))
+    assert any(m.get(35) == "A" for m in raw.read_messages(0.5))
+    assert watch.watched == 2  # the listening socket and this connection
+    before = watch.wakeups
+    raw.send(frame("1", [(112, "ping")], 2, "HF2"))
+    assert any(m.get(35) == "0" and m.get(112) == "ping" for m in raw.read_messages(0.5))
+    assert watch.wakeups > before
+    raw.close()

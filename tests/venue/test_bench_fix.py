@@ -12,6 +12,7 @@ from config.fix_sessions import FixConfig
 from config.settings import VenueSettings
 from fixgw import quickfix_settings
 from fixgw.acceptor import serve
+from fixgw.socket_watch import SocketWatch
 from matching.commands import Deposit
 from venue.bench import fix as bench
 from venue.wiring import start_venue
@@ -31,7 +32,7 @@ async def echo_report(folder: Path, shape: str) -> list[list[object]]:
     store = fix.FileStoreFactory(settings)
     acceptor = fix.SocketAcceptor(app, store, settings)
     acceptor.poll()
-    polling = asyncio.create_task(serve(acceptor, lambda: app.order_id))
+    polling = asyncio.create_task(serve(acceptor, lambda: app.order_id, watch=SocketWatch.create(port)))
     actor = bench.FixActor(bench.SESSION, port, bench.PASSWORD, folder / "client")
     try:
         await actor.start(timeout_s=60)

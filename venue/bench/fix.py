@@ -37,6 +37,7 @@ from fixgw import fields as f
 from fixgw import quickfix_settings
 from fixgw.acceptor import serve
 from fixgw.outbound import build
+from fixgw.socket_watch import SocketWatch
 from fixgw.wire import FixMessage, utc_timestamp
 from matching.commands import Deposit
 from venue.demo.fix_actor import FixActor
@@ -177,7 +178,7 @@ async def _echo_run(folder: Path, count: int, window: int, shape: str) -> dict[s
     store = fix.FileStoreFactory(settings)
     acceptor = fix.SocketAcceptor(app, store, settings)  # polled from the loop, as the venue's is
     acceptor.poll()
-    polling = asyncio.create_task(serve(acceptor, lambda: app.order_id))
+    polling = asyncio.create_task(serve(acceptor, lambda: app.order_id, watch=SocketWatch.create(port)))
     try:
         async with Driver(port, folder / "client") as client:
             await client.load(2_000, 0, window)
