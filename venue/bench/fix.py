@@ -1,8 +1,10 @@
 """`venue bench fix`: NewOrderSingle -> ExecutionReport(New) through the real venue, against a bare echo.
 
-The acceptors run in this process, one after the other, each a quickfix SocketAcceptor polled from
-the event loop (``fixgw.acceptor.serve``) with quickfix's FileStore; the client (``fixgw.client``, a
-quickfix initiator) runs in another process on loopback and keeps ``window`` orders in flight.
+The acceptors run side by side in this process, each a quickfix SocketAcceptor polled from the
+event loop (``fixgw.acceptor.serve``) with quickfix's FileStore, each with its own client
+(``fixgw.client``, a quickfix initiator) in another process on loopback keeping ``window`` orders in
+flight; one client loads at a time. The venue's GC policy (``venue.gc_policy``) holds for the whole
+process while it runs, so for the echoes too.
   - venue_orders_per_s: the whole venue (SQLite journal, margin engine, read model, records, fan-out)
     acknowledging resting limit orders; each ER(New) leaves after its command's group commit.
   - echo_orders_per_s: an acceptor whose only work is to answer each order with an ExecutionReport,
@@ -12,10 +14,13 @@ quickfix initiator) runs in another process on loopback and keeps ``window`` ord
     the fields FIX 4.4 requires (and ClOrdID): smaller messages, so a higher echo rate.
   - p50_ms / p99_ms: acknowledgement latency (client send -> ER received) at a steady ``rate``/s.
 
-A run is ``rounds`` rounds of echo, minimal echo, venue, one after the other; each figure is the median
+A run is ``rounds`` rounds; a round starts all three acceptors and loads them in turn, echo, minimal
+echo, venue, ``segments`` times over (``count / segments`` orders each time), and takes each one's
+orders/s over its segments together; then the venue's steady-rate latency. Each figure is the median
 over the rounds, each ratio taken within its round (``rounds`` lists them all). The machines' speed
-drifts by tens of percent within a minute (the cores are shared), and a single round put a ratio
-anywhere between 0.4 and 0.8 on one machine in one hour.
+drifts by tens of percent within a minute (the cores are shared): measured one after the other, a
+whole ~7 s load each, a round's ratio fell anywhere between 0.43 and 0.85 on one machine in ten
+minutes; short turns put the three acceptors through the same drift.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +47,22 @@ from fixgw.socket_watch import SocketWatch
 from fixgw.wire import FixMessage, utc_timestamp
 from matching.commands import Deposit
 from venue.demo.fix_actor import FixActor
-from venue.wiring import start_venue
+from venue.wiring import Venue, start_venue
 
 SESSION = "BENCH"
+# The echoes' clients log on as sessions of their own: quickfix keeps one registry of sessions per
+# process, so acceptors side by side with the same session id would answer on each other's sessions.
+# Names as long as the venue's, so that every acceptor sends messages of the same size.
+ECHO_SESSIONS = {"venue": "ECHOV", "minimal": "ECHOM"}
 PASSWORD = "bench-only"
 
 
-def _sessions_file(folder: Path, port: int) -> Path:
+def _sessions_file(folder: Path, port: int, session: str = SESSION) -> Path:
     path = folder / "fix_sessions.toml"
     path.write_text(
         f'[acceptor]\nhost = "127.0.0.1"\nport = {port}\nstore = "file"\n\n'
-        f'[[sessions]]\ntarget_comp_id = "{SESSION}"\nusername = "bench"\nrole = "order_entry"\n'
-        f'accounts = ["{SESSION}"]\npassword_hash = "{hash_password(PASSWORD)}"\n'
+        f'[[sessions]]\ntarget_comp_id = "{session}"\nusername = "{session.lower()}"\nrole = "order_entry"\n'
+        f'accounts = ["{session}"]\npassword_hash = "{hash_password(PASSWORD)}"\n'
         "rate_per_s = 1000000\nburst = 1000000\n"
     )
     return path
@@ -123,8 +133,8 @@ class EchoApplication(fix.Application):  # type: ignore[misc]
 class Driver:
     """The bench's client: a FixActor (``python -m fixgw.client``) logged on as the bench session."""
 
-    def __init__(self, port: int, store: Path) -> None:
-        self.actor = FixActor(SESSION, port, PASSWORD, store)
+    def __init__(self, port: int, store: Path, session: str = SESSION) -> None:
+        self.actor = FixActor(session, port, PASSWORD, store)
 
     async def __aenter__(self) -> Driver:
         await self.actor.start(timeout_s=120)
@@ -141,10 +151,11 @@ class Driver:
         await self.actor.close()
 
 
-async def _venue_run(
-    folder: Path, count: int, latency_count: int, rate: float, window: int
-) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def venue_acceptor(folder: Path) -> AsyncIterator[tuple[Venue, int]]:
+    """The whole venue with FIX on a free port and the bench account funded: (venue, port)."""
     port = _free_port()
+    folder.mkdir(parents=True, exist_ok=True)
     settings = VenueSettings(
         data_dir=folder / "venue",
         fix_enabled=True,
@@ -156,22 +167,20 @@ async def _venue_run(
     venue = await start_venue(settings)
     try:
         await venue.runtime.submit(Deposit(account=SESSION, amount_micro=10**15, reference="bench"))
-        async with Driver(port, folder / "client-venue") as client:
-            await client.load(2_000, 0, window)  # warm-up
-            throughput = await client.load(count, 0, window)
-            steady = await client.load(latency_count, rate, window)
-        return {"throughput": throughput, "steady": steady}
+        yield venue, port
     finally:
         await venue.stop()
 
 
-async def _echo_run(folder: Path, count: int, window: int, shape: str) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def echo_acceptor(folder: Path, shape: str) -> AsyncIterator[int]:
+    """A bare quickfix acceptor (FileStore) answering with ``EchoApplication(shape)``: its port, for
+    the session ``ECHO_SESSIONS[shape]``."""
     from config.fix_sessions import FixConfig
 
     port = _free_port()
-    folder = folder / f"echo-{shape}"
-    folder.mkdir()
-    config = FixConfig.load(_sessions_file(folder, port))
+    folder.mkdir(parents=True)
+    config = FixConfig.load(_sessions_file(folder, port, ECHO_SESSIONS[shape]))
     settings_path = quickfix_settings.write(config, folder)
     app = EchoApplication(shape)
     settings = fix.SessionSettings(str(settings_path))
@@ -180,14 +189,53 @@ async def _echo_run(folder: Path, count: int, window: int, shape: str) -> dict[s
     acceptor.poll()
     polling = asyncio.create_task(serve(acceptor, lambda: app.order_id, watch=SocketWatch.create(port)))
     try:
-        async with Driver(port, folder / "client") as client:
-            await client.load(2_000, 0, window)
-            return await client.load(count, 0, window)
+        yield port
     finally:
         polling.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await polling
         acceptor.stop(True)
+
+
+async def _round(
+    folder: Path, count: int, latency_count: int, rate: float, window: int, segments: int
+) -> dict[str, Any]:
+    """One round: the three acceptors side by side, loaded in turn ``segments`` times each."""
+    async with contextlib.AsyncExitStack() as stack:
+        targets = {
+            name: (await stack.enter_async_context(echo_acceptor(folder / name, shape)), ECHO_SESSIONS[shape])
+            for name, shape in (("echo", "venue"), ("minimal", "minimal"))
+        }
+        targets["venue"] = ((await stack.enter_async_context(venue_acceptor(folder)))[1], SESSION)
+        clients = {
+            name: await stack.enter_async_context(Driver(port, folder / f"client-{name}", session))
+            for name, (port, session) in targets.items()
+        }
+        for client in clients.values():
+            await client.load(2_000, 0, window)  # warm-up
+        acked = dict.fromkeys(clients, 0)
+        seconds = dict.fromkeys(clients, 0.0)
+        rejected = 0
+        for _ in range(segments):
+            for name, client in clients.items():
+                result = await client.load(count // segments, 0, window)
+                acked[name] += result["acked"]
+                seconds[name] += result["seconds"]
+                rejected += result["rejected"]
+        steady = await clients["venue"].load(latency_count, rate, window)
+    per_s = {name: round(acked[name] / seconds[name], 1) if seconds[name] else 0.0 for name in clients}
+    return {
+        "venue_orders_per_s": per_s["venue"],
+        "echo_orders_per_s": per_s["echo"],
+        "ratio": round(per_s["venue"] / per_s["echo"], 3) if per_s["echo"] else 0.0,
+        "echo_minimal_er_orders_per_s": per_s["minimal"],
+        "ratio_to_minimal_echo": round(per_s["venue"] / per_s["minimal"], 3) if per_s["minimal"] else 0.0,
+        "p50_ms": steady["p50_ms"],
+        "p99_ms": steady["p99_ms"],
+        "max_ms": steady["max_ms"],
+        "steady_acks_per_s": steady["acks_per_s"],
+        "rejected": rejected + steady["rejected"],
+    }
 
 
 def run(
@@ -196,32 +244,16 @@ def run(
     rate: float = 1_000.0,
     window: int = 64,
     rounds: int = 3,
+    segments: int = 4,
 ) -> dict[str, Any]:
     """``rounds`` rounds of all three acceptors; figures as in the module docstring."""
     measured: list[dict[str, Any]] = []
-    rejected = 0
     with tempfile.TemporaryDirectory(prefix="bench-fix-") as tmp:
         for index in range(rounds):
             folder = Path(tmp) / f"round-{index}"
             folder.mkdir()
-            echo = asyncio.run(_echo_run(folder, count, window, "venue"))["acks_per_s"]
-            minimal = asyncio.run(_echo_run(folder, count, window, "minimal"))["acks_per_s"]
-            venue = asyncio.run(_venue_run(folder, count, latency_count, rate, window))
-            throughput, steady = venue["throughput"], venue["steady"]
-            rejected += throughput["rejected"] + steady["rejected"]
-            measured.append(
-                {
-                    "venue_orders_per_s": throughput["acks_per_s"],
-                    "echo_orders_per_s": echo,
-                    "ratio": round(throughput["acks_per_s"] / echo, 3) if echo else 0.0,
-                    "echo_minimal_er_orders_per_s": minimal,
-                    "ratio_to_minimal_echo": round(throughput["acks_per_s"] / minimal, 3) if minimal else 0.0,
-                    "p50_ms": steady["p50_ms"],
-                    "p99_ms": steady["p99_ms"],
-                    "max_ms": steady["max_ms"],
-                    "steady_acks_per_s": steady["acks_per_s"],
-                }
-            )
+            measured.append(asyncio.run(_round(folder, count, latency_count, rate, window, segments)))
+    rejected = sum(r.pop("rejected") for r in measured)
 
     def median(key: str) -> float:
         return round(float(statistics.median(r[key] for r in measured)), 3)
@@ -239,6 +271,7 @@ def run(
         "steady_acks_per_s": median("steady_acks_per_s"),
         "orders": count,
         "window": window,
+        "segments": segments,
         "rejected": rejected,
         "store": "file",
         "journal": "sqlite",
