@@ -10,9 +10,11 @@ event loop watches for as long as the watch lives (adding and removing it around
 ~3% of the venue's time under load): the poller waits until it is readable or a fallback timeout
 passes. While nobody waits, a readable set only costs the loop a callback that returns at once.
 
-The set is rebuilt from the table when the listening socket was readable (a connection was
-accepted) and every ``RESCAN_S``: a socket quickfix closed leaves an epoll set by itself, unless a
-forked child still holds a copy, so a rebuilt set drops such an entry too. Linux only (epoll,
+The set is rebuilt from the table when a wait ended with the listening socket readable (a
+connection was being accepted) and every ``RESCAN_S`` (a connection accepted while the poller was
+busy waits for that one: meanwhile its messages are read by the polls the other sessions' traffic
+makes, or after the fallback timeout). A socket quickfix closed leaves an epoll set by itself,
+unless a forked child still holds a copy, so a rebuilt set drops such an entry too. Linux only (epoll,
 /proc/self/fd); elsewhere ``SocketWatch.create`` returns None and the poller sleeps as before.
 """
 
@@ -41,7 +43,7 @@ def quickfix_sockets(port: int) -> tuple[set[int], set[int]]:
         try:
             if not os.readlink(FD_TABLE / name).startswith("socket:"):
                 continue
-            sock = socket.socket(fileno=int(name))  # quickfix's own: detached below, never closed
+            sock = socket.socket(fileno=int(name))  # the descriptor itself, no copy: detached below
         except OSError:  # closed meanwhile, or no longer a socket (another thread's descriptor)
             continue
         try:
