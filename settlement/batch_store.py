@@ -18,9 +18,11 @@ The on-chain batch id stays the final check (the vault refuses any other than la
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -97,6 +99,18 @@ _NEXT: dict[BatchStatus, frozenset[BatchStatus]] = {
 }
 
 
+@contextlib.contextmanager
+def _store_errors(what: str) -> Iterator[None]:
+    """A driver's error as the store's: a broken constraint (a bug to see, not to wait out) as
+    BatchStoreError, any other failure of the database as BatchStoreUnavailable."""
+    try:
+        yield
+    except _REFUSED as exc:
+        raise BatchStoreError(f"batch store {what} refused: {exc!r}") from exc
+    except _UNAVAILABLE as exc:
+        raise BatchStoreUnavailable(f"batch store {what} failed: {exc!r}") from exc
+
+
 def _deltas_json(batch: NetBatch) -> str:
     return json.dumps([[account, delta] for account, delta in batch.deltas], separators=(",", ":"))
 
@@ -154,29 +168,21 @@ class BatchStore:
 
     async def _execute(self, sql: str, *args: Any) -> None:
         async with self._lock:
-            try:
+            with _store_errors("write"):
                 if self._sqlite is not None:
                     await asyncio.to_thread(self._sqlite.execute, sql, args)
                 else:
                     assert isinstance(self.journal, PostgresJournal)
                     await self.journal.pool.execute(_numbered(sql), *args)
-            except _REFUSED as exc:  # a constraint the move broke: a bug to see, not to wait out
-                raise BatchStoreError(f"batch store write refused: {exc!r}") from exc
-            except _UNAVAILABLE as exc:
-                raise BatchStoreUnavailable(f"batch store write failed: {exc!r}") from exc
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         async with self._lock:
-            try:
+            with _store_errors("read"):
                 if self._sqlite is not None:
                     conn = self._sqlite
                     return await asyncio.to_thread(lambda: conn.execute(sql, args).fetchall())
                 assert isinstance(self.journal, PostgresJournal)
                 return list(await self.journal.pool.fetch(_numbered(sql), *args))
-            except _REFUSED as exc:  # a constraint the move broke: a bug to see, not to wait out
-                raise BatchStoreError(f"batch store read refused: {exc!r}") from exc
-            except _UNAVAILABLE as exc:
-                raise BatchStoreUnavailable(f"batch store read failed: {exc!r}") from exc
 
     # -- queries ------------------------------------------------------------------------------------
 
