@@ -17,19 +17,10 @@ VARYING = {9, 10, 17, 34, 37, 52, 56, 60}
 
 async def reports(folder: Path) -> dict[str, list[list[object]]]:
     """The (tag, value) pairs of the ER answering ORDER from the venue and from each echo, all three
-    side by side in one loop as `venue bench fix` runs them, through its own acceptors and clients."""
+    side by side in one loop, started as `venue bench fix` starts them."""
     async with contextlib.AsyncExitStack() as stack:
-        targets = {
-            shape: (await stack.enter_async_context(bench.echo_acceptor(folder / shape, shape)), session)
-            for shape, session in bench.ECHO_SESSIONS.items()
-        }
-        targets["venue-itself"] = (
-            (await stack.enter_async_context(bench.venue_acceptor(folder)))[1],
-            bench.SESSION,
-        )
         answers = {}
-        for name, (port, session) in targets.items():
-            driver = await stack.enter_async_context(bench.Driver(port, folder / f"client-{name}", session))
+        for name, driver in (await bench.side_by_side(stack, folder)).items():
             await driver.actor.send("D", ORDER)
             answers[name] = (await driver.actor.expect_message("8"))["pairs"]
         return answers
@@ -43,9 +34,9 @@ def test_the_echo_answers_with_the_venues_execution_report_and_the_minimal_one_w
     tmp_path: Path,
 ) -> None:
     answers = asyncio.run(reports(tmp_path))
-    venue, echo, minimal = answers["venue-itself"], answers["venue"], answers["minimal"]
+    venue, echo, minimal = answers["venue"], answers["echo"], answers["minimal"]
     # each answered on its own session, though all three ran in one process
-    assert [dict(answers[name]).get(56) for name in ("venue-itself", "venue", "minimal")] == [
+    assert [dict(answers[name]).get(56) for name in ("venue", "echo", "minimal")] == [
         "BENCH",
         "ECHOV",
         "ECHOM",

@@ -197,20 +197,26 @@ async def echo_acceptor(folder: Path, shape: str) -> AsyncIterator[int]:
         acceptor.stop(True)
 
 
+async def side_by_side(stack: contextlib.AsyncExitStack, folder: Path) -> dict[str, Driver]:
+    """Start the echo, the minimal echo and the venue in this loop, each with its client logged on;
+    the clients by name ("echo", "minimal", "venue"). ``stack`` stops them all."""
+    targets = {
+        name: (await stack.enter_async_context(echo_acceptor(folder / name, shape)), ECHO_SESSIONS[shape])
+        for name, shape in (("echo", "venue"), ("minimal", "minimal"))
+    }
+    targets["venue"] = ((await stack.enter_async_context(venue_acceptor(folder)))[1], SESSION)
+    return {
+        name: await stack.enter_async_context(Driver(port, folder / f"client-{name}", session))
+        for name, (port, session) in targets.items()
+    }
+
+
 async def _round(
     folder: Path, count: int, latency_count: int, rate: float, window: int, segments: int
 ) -> dict[str, Any]:
     """One round: the three acceptors side by side, loaded in turn ``segments`` times each."""
     async with contextlib.AsyncExitStack() as stack:
-        targets = {
-            name: (await stack.enter_async_context(echo_acceptor(folder / name, shape)), ECHO_SESSIONS[shape])
-            for name, shape in (("echo", "venue"), ("minimal", "minimal"))
-        }
-        targets["venue"] = ((await stack.enter_async_context(venue_acceptor(folder)))[1], SESSION)
-        clients = {
-            name: await stack.enter_async_context(Driver(port, folder / f"client-{name}", session))
-            for name, (port, session) in targets.items()
-        }
+        clients = await side_by_side(stack, folder)
         for client in clients.values():
             await client.load(2_000, 0, window)  # warm-up
         acked = dict.fromkeys(clients, 0)
